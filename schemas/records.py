@@ -1,0 +1,161 @@
+"""The data contracts: one pydantic model per table; Arrow schemas are derived from them."""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict
+
+SCHEMA_VERSION = "1"
+
+Domain = Literal["math", "code"]
+Verdict = Literal["correct", "incorrect", "unparseable", "timeout", "error"]
+Origin = Literal["natural", "injected"]
+CorrectionKind = Literal["fix_continue", "fresh_restart"]
+
+MATH_ERROR_TYPES: tuple[str, ...] = (
+    "calculation",
+    "wrong_operator",
+    "swapped_operands",
+    "wrong_substitution",
+    "misread_question",
+    "deleted_term",
+    "missing_step",
+    "unit_conversion",
+    "counting",
+    "formula_confusion",
+    "concept_confusion",
+    "question_misinterpretation",
+    "irrelevant_information",
+)
+CODE_ERROR_TYPES: tuple[str, ...] = (
+    "off_by_one",
+    "comparison_flip",
+    "operator_swap",
+    "wrong_variable",
+    "dropped_condition",
+    "wrong_return",
+    "boundary",
+)
+ERROR_TYPES: tuple[str, ...] = MATH_ERROR_TYPES + CODE_ERROR_TYPES
+
+
+class Record(BaseModel):
+    """Base for table rows: immutable, no unknown fields."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+
+class Problem(Record):
+    problem_id: str
+    source: str
+    source_id: str
+    split: str
+    domain: Domain
+    question: str
+    reference_solution: str
+    reference_answer: str
+    tests: str | None = None
+    entry_point: str | None = None
+    license: str
+    metadata: str = "{}"  # JSON object, kept as text so every shard shares one schema
+    schema_version: str = SCHEMA_VERSION
+
+
+class Attempt(Record):
+    attempt_id: str
+    problem_id: str
+    producer: str
+    sampling: str = "{}"  # JSON object of sampling parameters
+    steps: list[str]
+    text: str
+    final_answer: str | None
+    verdict: Verdict
+    verify_detail: str = ""
+    first_error_step: int | None = None
+    prompt_tokens: int | None = None
+    completion_tokens: int | None = None
+    cost_usd: float | None = None
+    run_id: str
+    schema_version: str = SCHEMA_VERSION
+
+
+class Correction(Record):
+    kind: CorrectionKind
+    reflection: str
+    continuation: str  # what follows the reflection phrase
+    trajectory: str  # wrong prefix + reflection + continuation
+    final_answer: str | None
+    verdict: Verdict
+
+
+class Mistake(Record):
+    mistake_id: str
+    problem_id: str
+    source: str
+    origin: Origin
+    method: str  # rule:<kind> or llm:<model>
+    error_type: str
+    error_step: int  # 0-based index of the first wrong step in wrong_steps
+    question: str
+    original_steps: list[str]
+    wrong_steps: list[str]
+    original_step: str
+    wrong_step: str
+    edit_start: int  # span replaced in original_step ...
+    edit_end: int
+    wrong_edit_start: int  # ... and the span that replaced it in wrong_step
+    wrong_edit_end: int
+    reference_answer: str
+    wrong_answer: str
+    explanation: str
+    corrections: list[Correction]
+    producer: str
+    seed: int
+    run_id: str
+    schema_version: str = SCHEMA_VERSION
+
+
+class Reject(Record):
+    reject_id: str
+    stage: str
+    reason: str
+    message: str
+    item_id: str
+    payload: str  # JSON of the input record, or the raw line for bad input
+    run_id: str
+    schema_version: str = SCHEMA_VERSION
+
+
+class StageCount(Record):
+    stage: str
+    n_in: int
+    n_out: int
+    n_rejected: int
+
+
+class Run(Record):
+    run_id: str
+    invocation_id: str
+    flow: str
+    parameters: str  # JSON, never secrets
+    started_at: str
+    finished_at: str
+    wall_seconds: float
+    batches_total: int
+    batches_skipped: int
+    counts: list[StageCount]
+    prompt_tokens: int = 0
+    completion_tokens: int = 0
+    cost_usd: float = 0.0
+    errata_version: str
+    schema_version: str = SCHEMA_VERSION
+
+
+TABLES: dict[str, type[Record]] = {
+    "problems": Problem,
+    "attempts": Attempt,
+    "mistakes": Mistake,
+    "rejects": Reject,
+    "runs": Run,
+}
