@@ -1,0 +1,498 @@
+"""Rule-based subtle error injection over solution programs.
+
+Each rule edits one computation, then the program is re-executed so every later step carries
+the wrong value forward, the way a real slip propagates. Rules choose their site from a seeded
+RNG, so the same (seed, problem) always gives the same mistake.
+"""
+
+from __future__ import annotations
+
+import random
+import re
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field, replace
+from fractions import Fraction
+
+from generators.solutions import Node, Program, Token
+from generators.verify.arithmetic import (
+    NUMBER_RE,
+    ArithmeticError_,
+    evaluate,
+    format_number,
+    parse_number,
+    terminating_places,
+)
+
+RULE_ERROR_TYPES: tuple[str, ...] = (
+    "calculation",
+    "wrong_operator",
+    "swapped_operands",
+    "wrong_substitution",
+    "misread_question",
+    "deleted_term",
+    "missing_step",
+    "unit_conversion",
+)
+
+OPERATOR_CONFUSIONS = {"+": ("-", "*"), "-": ("+",), "*": ("+", "/"), "/": ("*", "-")}
+# Conversion factors, the units they convert between, and the factor a careless solver uses.
+CONVERSION_MIXUPS: dict[int, tuple[str, tuple[int, ...]]] = {
+    60: (r"second|minute|hour", (100, 30)),
+    100: (r"cent|centimet", (10, 1000)),
+    12: (r"inch|foot|feet|month|dozen", (10, 6)),
+    24: (r"hour|day", (12, 60)),
+    7: (r"day|week", (5, 10)),
+    1000: (r"gram|kilo|met|millilit|ml|liter|litre", (100, 10)),
+    52: (r"week|year", (48, 50)),
+    365: (r"day|year", (360, 300)),
+    16: (r"ounce|pound", (8, 10)),
+}
+UNIT_WORD_RES = {
+    factor: re.compile(rf"\b({units})", re.IGNORECASE)
+    for factor, (units, _) in CONVERSION_MIXUPS.items()
+}
+_SPACED_OP_RE = re.compile(r"\d\s+[-+*/x×÷]\s+\d")
+
+
+class InjectionFailed(Exception):
+    """No valid injection of this kind; `reason` is the reject code."""
+
+    def __init__(self, reason: str, message: str) -> None:
+        super().__init__(message)
+        self.reason = reason
+
+
+@dataclass(frozen=True)
+class Edit:
+    """One rule's change to one computation."""
+
+    node: int
+    tokens: tuple[Token, ...]
+    value_override: Fraction | None = None  # a wrong result for a correct expression
+    removed_step: int | None = None  # missing_step drops the step that computed `node`'s input
+    facts: dict[str, str] = field(default_factory=dict)  # what the explanation states
+
+
+@dataclass(frozen=True)
+class Injection:
+    error_type: str
+    node: int
+    error_step: int  # first wrong step, indexed in wrong_steps
+    original_index: int  # where the correct continuation starts, indexed in the original steps
+    removed_step: int | None
+    wrong_steps: list[str]
+    wrong_answer: str
+    original_expression: str
+    wrong_expression: str
+    original_value: Fraction
+    wrong_value: Fraction
+    facts: dict[str, str]
+
+
+# ---------------------------------------------------------------- candidate sites per rule
+
+
+def _calculation(program: Program, rng: random.Random) -> Iterator[Edit]:
+    for node in _shuffled(program.nodes, rng):
+        value = node.value
+        options = [value + 1, value - 1, value + 2, value + 10, value - 10, _digit_swap(value)]
+        options = [v for v in options if v is not None and v > 0 and v != value]
+        wrong = rng.choice(options) if options else None
+        if wrong is not None:
+            yield Edit(node.index, node.tokens, value_override=wrong)
+
+
+def _wrong_operator(program: Program, rng: random.Random) -> Iterator[Edit]:
+    for node in _shuffled(program.nodes, rng):
+        ops = [i for i, t in enumerate(node.tokens) if t.text in OPERATOR_CONFUSIONS and i > 0]
+        for i in _shuffled(ops, rng):
+            old = node.tokens[i].text
+            for new in _shuffled(list(OPERATOR_CONFUSIONS[old]), rng):
+                tokens = _with(node.tokens, i, Token(new, False))
+                yield Edit(node.index, tokens, facts={"old_op": old, "new_op": new})
+
+
+def _swapped_operands(program: Program, rng: random.Random) -> Iterator[Edit]:
+    for node in _shuffled(program.nodes, rng):
+        for i in _shuffled(_simple_binary_ops(node.tokens, "-/"), rng):
+            left, right = node.tokens[i - 1], node.tokens[i + 1]
+            if left.value == right.value:
+                continue
+            tokens = _with(_with(node.tokens, i - 1, right), i + 1, left)
+            yield Edit(node.index, tokens, facts={"op": node.tokens[i].text})
+
+
+def _wrong_substitution(program: Program, rng: random.Random) -> Iterator[Edit]:
+    for node in _shuffled(program.nodes, rng):
+        context = [q.value for q in program.quantities] + [
+            n.value for n in program.nodes if n.index < node.index
+        ]
+        for i, token in _shuffled(node.operands, rng):
+            if token.source == "const":
+                continue
+            others = sorted({v for v in context if v != token.value and v > 0})
+            if others:
+                new = rng.choice(others)
+                pinned = Token(format_number(new), True)
+                yield Edit(
+                    node.index, _with(node.tokens, i, pinned), facts=_operand_facts(token, new)
+                )
+
+
+def _misread_question(program: Program, rng: random.Random) -> Iterator[Edit]:
+    earlier_results = {n.value for n in program.nodes}
+    for node in _shuffled(program.nodes, rng):
+        for i, token in _shuffled(node.operands, rng):
+            # Only numbers that unambiguously come from the question text.
+            if token.source != "question" or token.value in earlier_results:
+                continue
+            for new in _shuffled(_misreadings(token.value), rng):
+                pinned = Token(format_number(new), True)
+                yield Edit(
+                    node.index, _with(node.tokens, i, pinned), facts=_operand_facts(token, new)
+                )
+
+
+def _deleted_term(program: Program, rng: random.Random) -> Iterator[Edit]:
+    for node in _shuffled(program.nodes, rng):
+        tokens = node.tokens
+        if "(" in (t.text for t in tokens) or len(node.operands) < 3:
+            continue
+        # In a flat chain `a + b + c`, dropping `op term` keeps valid arithmetic.
+        for i, token in _shuffled(node.operands, rng):
+            if i == 0 or tokens[i - 1].text not in "+-":
+                continue
+            following = tokens[i + 1].text if i + 1 < len(tokens) else "+"
+            if following not in "+-":
+                continue
+            trimmed = tokens[: i - 1] + tokens[i + 1 :]
+            yield Edit(node.index, trimmed, facts={"term": token.text, "op": tokens[i - 1].text})
+
+
+def _missing_step(program: Program, rng: random.Random) -> Iterator[Edit]:
+    for skipped in _shuffled(program.nodes, rng):
+        consumers = program.consumers.get(skipped.index, [])
+        if (
+            skipped.index == program.answer_node
+            or not consumers
+            or len(program.nodes_in_step(skipped.step)) != 1
+        ):
+            continue
+        consumer = program.nodes[consumers[0]]
+        if consumer.step == skipped.step or any(
+            program.nodes[c].step != consumer.step for c in consumers
+        ):
+            continue
+        carried = skipped.operands[0][1]  # the value the step would have transformed
+        tokens = tuple(
+            Token(carried.text, True)
+            if t.is_number and t.source == "step" and t.ref == skipped.index
+            else t
+            for t in consumer.tokens
+        )
+        if len(consumers) > 1 or tokens == consumer.tokens:
+            continue
+        yield Edit(
+            consumer.index,
+            tokens,
+            removed_step=skipped.step,
+            facts={
+                "skipped_expression": _spaced(skipped.expression),
+                "skipped_value": format_number(skipped.value),
+                "carried": carried.text,
+                "skipped_node": str(skipped.index),
+            },
+        )
+
+
+def _unit_conversion(program: Program, rng: random.Random) -> Iterator[Edit]:
+    for node in _shuffled(program.nodes, rng):
+        for i, token in _shuffled(node.operands, rng):
+            # A factor the solver supplies (not a number from the question) next to its units.
+            if token.source != "const" or token.value not in CONVERSION_MIXUPS:
+                continue
+            factor = int(token.value)
+            if not UNIT_WORD_RES[factor].search(program.steps[node.step]):
+                continue
+            new = Fraction(rng.choice(CONVERSION_MIXUPS[factor][1]))
+            pinned = Token(format_number(new), True)
+            yield Edit(node.index, _with(node.tokens, i, pinned), facts=_operand_facts(token, new))
+
+
+RULES: dict[str, Callable[[Program, random.Random], Iterator[Edit]]] = {
+    "calculation": _calculation,
+    "wrong_operator": _wrong_operator,
+    "swapped_operands": _swapped_operands,
+    "wrong_substitution": _wrong_substitution,
+    "misread_question": _misread_question,
+    "deleted_term": _deleted_term,
+    "missing_step": _missing_step,
+    "unit_conversion": _unit_conversion,
+}
+
+# ---------------------------------------------------------------- execution and rendering
+
+
+def inject(program: Program, error_type: str, seed: int, max_sites: int = 12) -> Injection:
+    """The first valid injection of `error_type` among seeded candidate sites."""
+    rule = RULES.get(error_type)
+    if rule is None:
+        raise InjectionFailed("unknown_error_type", f"no rule for {error_type!r}")
+    rng = random.Random(seed)
+    last: InjectionFailed | None = None
+    for tried, edit in enumerate(rule(program, rng)):
+        if tried >= max_sites:
+            break
+        try:
+            return _apply(program, error_type, edit)
+        except InjectionFailed as failure:
+            last = failure
+    if last is None:
+        raise InjectionFailed("no_site", f"the solution has no place for a {error_type} error")
+    raise last
+
+
+def _apply(program: Program, error_type: str, edit: Edit) -> Injection:
+    old_tokens = [n.tokens for n in program.nodes]
+    new_tokens: list[tuple[Token, ...]] = []
+    new_values: list[Fraction] = []
+    for node in program.nodes:
+        tokens = edit.tokens if node.index == edit.node else node.tokens
+        tokens = tuple(
+            replace(t, text=_plain(new_values[t.ref])) if t.source == "step" and t.is_number else t
+            for t in tokens
+        )
+        if node.index == edit.node and edit.value_override is not None:
+            value = edit.value_override
+        else:
+            try:
+                value = evaluate("".join(t.text for t in tokens))
+            except ArithmeticError_ as exc:
+                raise InjectionFailed("not_computable", str(exc)) from exc
+        value = _plausible(node, value)
+        new_tokens.append(tokens)
+        new_values.append(value)
+    _require_visible_rewrite(program, edit)
+    wrong_answer = new_values[program.answer_node]
+    if wrong_answer == program.answer:
+        raise InjectionFailed("answer_unchanged", "the edit does not change the final answer")
+
+    changed = {
+        n.index
+        for n in program.nodes
+        if new_values[n.index] != n.value or new_tokens[n.index] != old_tokens[n.index]
+    }
+    if edit.removed_step is not None:
+        skipped = int(edit.facts["skipped_node"])
+        new_values[skipped] = parse_number(edit.facts["carried"])
+        changed.add(skipped)
+    steps = _render_steps(program, new_tokens, new_values, changed, edit.removed_step)
+    node = program.nodes[edit.node]
+    error_step = node.step - (1 if edit.removed_step is not None else 0)
+    return Injection(
+        error_type=error_type,
+        node=edit.node,
+        error_step=error_step,
+        original_index=edit.removed_step if edit.removed_step is not None else node.step,
+        removed_step=edit.removed_step,
+        wrong_steps=steps,
+        wrong_answer=format_number(wrong_answer, 2),
+        original_expression=_spaced(node.expression),
+        wrong_expression=_spaced("".join(t.text for t in new_tokens[edit.node])),
+        original_value=node.value,
+        wrong_value=new_values[edit.node],
+        facts=edit.facts,
+    )
+
+
+def _require_visible_rewrite(program: Program, edit: Edit) -> None:
+    """An edited expression must be rewritable where the step also writes it out in words."""
+    node = program.nodes[edit.node]
+    if node.mirror_span or edit.tokens == node.tokens or node.annotation_span is None:
+        return
+    text = program.steps[node.step]
+    earlier = [n for n in program.nodes_in_step(node.step) if n.index < node.index]
+    start = max(((n.shown_span or n.annotation_span)[1] for n in earlier), default=0)
+    operands = {t.value for _, t in node.operands}
+    for match in NUMBER_RE.finditer(text, start, node.annotation_span[0]):
+        if parse_number(match.group(0)) in operands:
+            raise InjectionFailed(
+                "unmirrored_expression", "the step writes the expression in a form we cannot edit"
+            )
+
+
+def _plausible(node: Node, value: Fraction) -> Fraction:
+    """Reject values no grade-school solver would write; round like the solution does."""
+    if value < 0 <= node.value:
+        raise InjectionFailed("implausible_value", f"a positive quantity became {value}")
+    if value.denominator != 1 and node.value.denominator == 1:
+        raise InjectionFailed("implausible_value", "a whole quantity became fractional")
+    places = terminating_places(value, max(node.places, 2))
+    if places is None:
+        return Fraction(format_number(value, max(node.places, 2)))
+    return value
+
+
+def _render_steps(
+    program: Program,
+    new_tokens: list[tuple[Token, ...]],
+    new_values: list[Fraction],
+    changed: set[int],
+    removed_step: int | None,
+) -> list[str]:
+    old_to_new = {program.nodes[i].value: new_values[i] for i in changed}
+    protected = {q.value for q in program.quantities} | {
+        n.value for n in program.nodes if n.index not in changed
+    }
+    steps = []
+    for step_index, text in enumerate(program.steps):
+        if step_index == removed_step:
+            continue
+        nodes = program.nodes_in_step(step_index)
+        edits: list[tuple[int, int, str]] = []
+        handled: list[tuple[int, int]] = []
+        for node in nodes:
+            spans = [s for s in (node.mirror_span, node.annotation_span, node.shown_span) if s]
+            handled.extend(spans)
+            if node.index not in changed:
+                continue
+            edits.extend(_node_edits(text, node, new_tokens[node.index], new_values[node.index]))
+        # Prose mentions of a changed value after it was computed, e.g. "She has 13 eggs".
+        for match in NUMBER_RE.finditer(text):
+            start, end = match.span()
+            if any(a <= start < b for a, b in handled):
+                continue
+            value = parse_number(match.group(0))
+            if value not in old_to_new or not _computed_before(program, value, step_index, start):
+                continue
+            if value in protected:
+                raise InjectionFailed(
+                    "ambiguous_mention", f"step {step_index} mentions {match.group(0)} ambiguously"
+                )
+            edits.append((start, end, _styled(old_to_new[value], match.group(0))))
+        for start, end, new in sorted(edits, reverse=True):
+            text = text[:start] + new + text[end:]
+        steps.append(text)
+    return steps
+
+
+def _computed_before(program: Program, value: Fraction, step: int, position: int) -> bool:
+    for node in program.nodes:
+        if node.value != value:
+            continue
+        if node.step < step:
+            return True
+        end = (node.shown_span or node.annotation_span or (0, 0))[1]
+        if node.step == step and end <= position:
+            return True
+    return False
+
+
+def _node_edits(
+    text: str, node: Node, tokens: tuple[Token, ...], value: Fraction
+) -> list[tuple[int, int, str]]:
+    expression = "".join(t.text for t in tokens)
+    edits = []
+    if node.annotation_span:
+        start, end = node.annotation_span
+        edits.append((start, end, f"<<{expression}={format_number(value, max(node.places, 2))}>>"))
+    if node.shown_span:
+        start, end = node.shown_span
+        edits.append((start, end, _styled(value, text[start:end])))
+    if node.mirror_span:
+        start, end = node.mirror_span
+        edits.append((start, end, _mirror(text[start:end], node.tokens, tokens)))
+    return edits
+
+
+def _mirror(written: str, old: tuple[Token, ...], new: tuple[Token, ...]) -> str:
+    """Rewrite the visible expression: keep its formatting when only numbers changed."""
+    same_shape = [t.is_number or t.text for t in old] == [t.is_number or t.text for t in new]
+    numbers = list(NUMBER_RE.finditer(written))
+    new_numbers = [t for t in new if t.is_number]
+    if same_shape and len(numbers) == len(new_numbers):
+        out = written
+        for match, token in reversed(list(zip(numbers, new_numbers, strict=True))):
+            styled = _styled(token.value, match.group(0))
+            out = out[: match.start()] + styled + out[match.end() :]
+        return out
+    spaced = bool(_SPACED_OP_RE.search(written))
+    dollars = "$" in written
+    parts = []
+    for token in new:
+        if token.is_number:
+            parts.append(("$" if dollars else "") + format_number(token.value, 2))
+        else:
+            parts.append(token.text)
+    return (" " if spaced else "").join(parts).replace("( ", "(").replace(" )", ")")
+
+
+def _styled(value: Fraction, like: str) -> str:
+    """Format `value` the way `like` was written (thousands commas)."""
+    text = format_number(value, 2)
+    if "," in like and value.denominator == 1 and abs(value) >= 1000:
+        text = f"{value.numerator:,}"
+    return text
+
+
+# ---------------------------------------------------------------- small helpers
+
+
+def _plain(value: Fraction) -> str:
+    return format_number(value, 6)
+
+
+def _spaced(expression: str) -> str:
+    return re.sub(r"(?<=[\d)])([-+*/])", r" \1 ", expression).replace("  ", " ")
+
+
+def _with(tokens: tuple[Token, ...], index: int, token: Token) -> tuple[Token, ...]:
+    return (*tokens[:index], token, *tokens[index + 1 :])
+
+
+def _shuffled(items: list, rng: random.Random) -> list:
+    items = list(items)
+    rng.shuffle(items)
+    return items
+
+
+def _simple_binary_ops(tokens: tuple[Token, ...], ops: str) -> list[int]:
+    """Operators whose operands are bare numbers bound to them alone (`a - b` in `a - b + c`)."""
+    found = []
+    for i in range(1, len(tokens) - 1):
+        if tokens[i].text not in ops or not (tokens[i - 1].is_number and tokens[i + 1].is_number):
+            continue
+        before = tokens[i - 2].text if i >= 2 else "("
+        after = tokens[i + 2].text if i + 2 < len(tokens) else ")"
+        binds_left = before in "(+" or (before == "-" and tokens[i].text in "*/")
+        if binds_left and after in ")+-":
+            found.append(i)
+    return found
+
+
+def _operand_facts(token: Token, new: Fraction) -> dict[str, str]:
+    origin = {"step": "an earlier result", "question": "the question", "const": "a constant"}
+    return {
+        "old": token.text,
+        "new": format_number(new),
+        "origin": origin[token.source],
+        "ref": "" if token.ref is None else str(token.ref),
+    }
+
+
+def _digit_swap(value: Fraction) -> Fraction | None:
+    if value.denominator != 1 or value < 10:
+        return None
+    digits = str(value.numerator)
+    for i in range(len(digits) - 1, 0, -1):
+        if digits[i] != digits[i - 1] and not (i == 1 and digits[i] == "0"):
+            swapped = digits[: i - 1] + digits[i] + digits[i - 1] + digits[i + 1 :]
+            return Fraction(int(swapped))
+    return None
+
+
+def _misreadings(value: Fraction) -> list[Fraction]:
+    options = [_digit_swap(value)]
+    if value.denominator == 1:
+        options += [value + 1, value - 1] if value < 10 else [value + 10, value - 10]
+    return [v for v in options if v is not None and v > 0 and v != value]

@@ -1,0 +1,138 @@
+from __future__ import annotations
+
+import re
+
+import pytest
+
+from generators.mistakes.inject import RULE_ERROR_TYPES, InjectionFailed, inject
+from generators.solutions import parse_program
+from generators.verify.arithmetic import NUMBER_RE
+
+QUESTION = (
+    "Mia picks 4 baskets of apples with 12 apples in each and then buys 7 more apples. "
+    "She walks 3 hours to the market. She gives 5 apples to Leo. How many apples does she keep?"
+)
+SOLUTION = "\n".join(
+    [
+        "Mia picks 4 * 12 = <<4*12=48>>48 apples.",
+        "With the apples she buys, she has 48 + 7 = <<48+7=55>>55 apples.",
+        "She walks 3 * 60 = <<3*60=180>>180 minutes.",
+        "After giving some away she keeps 55 - 5 = <<55-5=50>>50 apples.",
+        "#### 50",
+    ]
+)
+
+
+def _program():
+    return parse_program(QUESTION, SOLUTION)
+
+
+def _shape(step: str) -> str:
+    return NUMBER_RE.sub("#", step)
+
+
+@pytest.mark.parametrize("error_type", RULE_ERROR_TYPES)
+def test_each_rule_is_deterministic(error_type: str) -> None:
+    try:
+        first = inject(_program(), error_type, seed=7)
+    except InjectionFailed as failure:
+        with pytest.raises(InjectionFailed) as again:
+            inject(_program(), error_type, seed=7)
+        assert again.value.reason == failure.reason
+        return
+    assert inject(_program(), error_type, seed=7) == first
+
+
+def test_calculation_keeps_expression_and_carries_wrong_value() -> None:
+    injection = inject(_program(), "calculation", seed=3)
+    step = injection.wrong_steps[injection.error_step]
+    annotation = re.search(r"<<([^=]+)=([^>]+)>>", step)
+    assert annotation.group(1) == injection.original_expression.replace(" ", "")
+    assert annotation.group(2) == str(injection.wrong_value)
+    assert injection.wrong_answer != "50"
+
+
+def test_wrong_operator_rewrites_visible_expression_too() -> None:
+    program = parse_program(
+        "Tom has 48 pens and gets 24 more.", "He has 48 + 24 = <<48+24=72>>72 pens.\n#### 72"
+    )
+    injection = inject(program, "wrong_operator", seed=0)
+    step = injection.wrong_steps[0]
+    assert step in {
+        "He has 48 - 24 = <<48-24=24>>24 pens.",
+        "He has 48 * 24 = <<48*24=1152>>1152 pens.",
+    }
+    assert injection.wrong_answer in {"24", "1152"}
+
+
+def test_misread_question_uses_a_miscopied_question_number() -> None:
+    injection = inject(_program(), "misread_question", seed=1)
+    assert injection.facts["origin"] == "the question"
+    assert injection.facts["old"] != injection.facts["new"]
+    assert injection.facts["old"] in QUESTION
+
+
+def test_unit_conversion_only_changes_a_conversion_factor() -> None:
+    program = parse_program(
+        "Sam walks 3 hours and then reads 25 pages.",
+        "Sam walks 3 * 60 = <<3*60=180>>180 minutes.\n"
+        "In all that is 180 + 25 = <<180+25=205>>205.\n#### 205",
+    )
+    injection = inject(program, "unit_conversion", seed=0)
+    assert injection.facts["old"] == "60" and injection.facts["new"] in {"100", "30"}
+    assert injection.error_step == 0
+
+
+def test_unit_conversion_ignores_question_numbers() -> None:
+    program = parse_program(
+        "A shop sold 60 hats each month for 3 months.",
+        "It sold 3 * 60 = <<3*60=180>>180 hats in those months.\n#### 180",
+    )
+    with pytest.raises(InjectionFailed) as caught:
+        inject(program, "unit_conversion", seed=0)
+    assert caught.value.reason == "no_site"
+
+
+def test_missing_step_drops_one_step_and_uses_the_untransformed_value() -> None:
+    injection = inject(_program(), "missing_step", seed=0)
+    assert injection.removed_step is not None
+    assert len(injection.wrong_steps) == len(_program().steps) - 1
+    assert injection.error_step >= injection.removed_step
+
+
+def test_deleted_term_needs_three_terms() -> None:
+    program = parse_program(
+        "Ann has 4 red, 7 blue and 3 green pens.",
+        "Ann has 4 + 7 + 3 = <<4+7+3=14>>14 pens.\n#### 14",
+    )
+    injection = inject(program, "deleted_term", seed=0)
+    assert injection.wrong_steps[0].count("+") == 2  # one in the text, one in the annotation
+    with pytest.raises(InjectionFailed):
+        inject(_program(), "deleted_term", seed=0)
+
+
+def test_swapped_operands_rejects_implausible_results() -> None:
+    program = parse_program(
+        "Bo has 9 cards and gives away 4.", "Bo has 9 - 4 = <<9-4=5>>5 cards.\n#### 5"
+    )
+    with pytest.raises(InjectionFailed) as caught:
+        inject(program, "swapped_operands", seed=0)
+    assert caught.value.reason == "implausible_value"
+
+
+def test_prose_mentions_of_a_changed_value_are_rewritten() -> None:
+    program = parse_program(
+        "Kim bakes 6 trays of 8 cookies and sells each cookie for $2.",
+        "Kim bakes 6 * 8 = <<6*8=48>>48 cookies.\n"
+        "She has 48 cookies, so she earns 48 * 2 = $<<48*2=96>>96.\n#### 96",
+    )
+    injection = inject(program, "calculation", seed=5)
+    wrong = injection.wrong_steps[1]
+    assert "48" not in wrong
+    assert _shape(wrong) == _shape(program.steps[1])
+
+
+def test_unknown_error_type_is_a_reject_reason() -> None:
+    with pytest.raises(InjectionFailed) as caught:
+        inject(_program(), "telepathy", seed=0)
+    assert caught.value.reason == "unknown_error_type"
