@@ -1,0 +1,154 @@
+"""A DuckDB catalog over the Parquet shards: in-memory views, never a database file.
+
+A DuckDB file held open for writing blocks every other process, even readers, so the
+shards stay the truth and each query opens its own in-memory connection.
+"""
+
+from __future__ import annotations
+
+import glob
+import math
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import duckdb
+import pyarrow as pa
+from rich.table import Table
+
+from schemas.arrow import table_schema
+from schemas.records import TABLES
+from store.shards import SHARD_SUFFIX
+
+PARTITION_COLUMN = "config"
+
+STATS_SQL: dict[str, str] = {
+    "problems_by_source": """
+        select source, count(*) as n from problems group by source order by n desc, source
+    """,
+    "mistakes_by_source": """
+        select source, count(*) as n from mistakes group by source order by n desc, source
+    """,
+    "mistakes_by_error_type": """
+        select error_type, count(*) as n from mistakes
+        group by error_type order by n desc, error_type
+    """,
+    "mistakes_by_origin": """
+        select origin, count(*) as n from mistakes group by origin order by n desc, origin
+    """,
+    "rejects_by_stage_reason": """
+        select stage, reason, count(*) as n from rejects
+        group by stage, reason order by stage, n desc, reason
+    """,
+    "attempts_by_verdict": """
+        select verdict, count(*) as n from attempts group by verdict order by n desc, verdict
+    """,
+    "runs": """
+        select run_id, flow, started_at, wall_seconds from runs
+        order by started_at desc, run_id
+    """,
+}
+
+
+def _sql_string(value: str) -> str:
+    return "'" + value.replace("'", "''") + "'"
+
+
+def _quote_ident(name: str) -> str:
+    return '"' + name.replace('"', '""') + '"'
+
+
+def _table_glob(root: Path, table: str) -> str:
+    return str(Path(root).resolve() / table / "**" / f"*{SHARD_SUFFIX}")
+
+
+def _create_parquet_view(con: duckdb.DuckDBPyConnection, name: str, pattern: str) -> None:
+    files = glob.glob(pattern, recursive=True)
+    options = "union_by_name=true, hive_partitioning=true"
+    # Pin the partition to text: a config hash of digits only would otherwise become a number.
+    if any(f"{PARTITION_COLUMN}=" in f for f in files):
+        options += f", hive_types={{'{PARTITION_COLUMN}': 'VARCHAR'}}"
+    con.execute(
+        f"create or replace view {_quote_ident(name)} as "
+        f"select * from read_parquet({_sql_string(pattern)}, {options})"
+    )
+
+
+def _register_empty(con: duckdb.DuckDBPyConnection, name: str) -> None:
+    schema = table_schema(name).append(pa.field(PARTITION_COLUMN, pa.string()))
+    con.register(name, schema.empty_table())
+
+
+def register_parquet_views(con: duckdb.DuckDBPyConnection, name_to_glob: dict[str, str]) -> None:
+    """Add one view per name over the Parquet files its glob matches.
+
+    A name of a record table with no files yet gets an empty view with that table's
+    columns; any other name whose glob matches nothing raises FileNotFoundError.
+    """
+    for name, pattern in name_to_glob.items():
+        if glob.glob(pattern, recursive=True):
+            _create_parquet_view(con, name, pattern)
+        elif name in TABLES:
+            _register_empty(con, name)
+        else:
+            raise FileNotFoundError(f"view {name!r}: no Parquet files match {pattern}")
+
+
+def connect(root: Path) -> duckdb.DuckDBPyConnection:
+    """An in-memory connection with one view per record table over the shards under `root`."""
+    con = duckdb.connect(":memory:")
+    register_parquet_views(con, {table: _table_glob(root, table) for table in TABLES})
+    return con
+
+
+def _run(con: duckdb.DuckDBPyConnection, sql: str) -> tuple[list[str], list[tuple]]:
+    result = con.execute(sql)
+    columns = [d[0] for d in result.description or []]
+    return columns, result.fetchall()
+
+
+def query(root: Path, sql: str) -> tuple[list[str], list[tuple]]:
+    """Run one SQL statement over the shards; returns column names and rows."""
+    con = connect(root)
+    try:
+        return _run(con, sql)
+    finally:
+        con.close()
+
+
+def stats_with_columns(root: Path) -> dict[str, tuple[list[str], list[tuple]]]:
+    """Every STATS_SQL summary, with its column names."""
+    con = connect(root)
+    try:
+        return {name: _run(con, sql) for name, sql in STATS_SQL.items()}
+    finally:
+        con.close()
+
+
+def stats(root: Path) -> dict[str, list[tuple]]:
+    """Counts by source, error type, origin, reject stage and reason, verdict; latest runs."""
+    return {name: rows for name, (_, rows) in stats_with_columns(root).items()}
+
+
+def _cell(value: Any) -> str:
+    if value is None:
+        return ""
+    if isinstance(value, float):
+        return format(value, ".6g") if math.isfinite(value) else str(value)
+    return str(value)
+
+
+def render_table(
+    columns: Sequence[str], rows: Sequence[Sequence[Any]], title: str | None = None
+) -> Table:
+    """A rich table of query output; numeric columns are right-aligned."""
+    table = Table(title=title)
+    for i, column in enumerate(columns):
+        values = [row[i] for row in rows if row[i] is not None]
+        numeric = bool(values) and all(
+            isinstance(v, int | float) and not isinstance(v, bool) for v in values
+        )
+        table.add_column(str(column), justify="right" if numeric else "left")
+    for row in rows:
+        table.add_row(*(_cell(v) for v in row))
+    return table
