@@ -1,0 +1,574 @@
+"""Final-answer verification: extract a model's final answer and compare it with the reference.
+
+Plain numbers are compared exactly with `Fraction` and never touch sympy. Everything else goes
+through math-verify, always bounded by a deadline:
+
+* math-verify's own timeout uses `signal.alarm`, which only works in a process's main thread, so
+  its timeouts are switched off and replaced by our own `setitimer` deadline around the whole
+  parse+verify of one pair. That deadline also needs the main thread.
+* `verify_answers` runs math-verify in process-pool workers (each task runs in a worker's main
+  thread). Workers stuck where a signal cannot reach (long C calls) are caught by a per-task
+  wall-clock watchdog in the parent, killed, and the pool replaced.
+* `verify_answer` called outside the main thread (e.g. inside a Prefect task) routes its
+  math-verify work through a one-worker pool instead of running it unbounded.
+"""
+
+from __future__ import annotations
+
+import logging
+import multiprocessing
+import os
+import re
+import signal
+import threading
+import time
+from collections import deque
+from collections.abc import Callable, Iterator, Sequence
+from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
+from contextlib import contextmanager
+from dataclasses import dataclass
+from fractions import Fraction
+from typing import Literal
+
+from generators.verify.arithmetic import NUMBER_RE, parse_number
+
+AnswerVerdict = Literal["correct", "incorrect", "unparseable", "timeout"]
+
+# Slack on top of the per-item budget before the parent declares a worker stuck: covers IPC and
+# pickling, not computation (the in-worker deadline bounds that).
+WATCHDOG_GRACE_SECONDS = 2.0
+POOL_STARTUP_SECONDS = 60.0
+MAX_CHUNK = 16
+
+
+@dataclass(frozen=True)
+class AnswerCheck:
+    """Outcome of comparing one prediction with its reference."""
+
+    verdict: AnswerVerdict
+    predicted: str | None
+    detail: str
+
+
+# --- extraction --------------------------------------------------------------------------------
+
+_GSM8K_RE = re.compile(r"####\s*([^\n]+)")
+_ANSWER_LINE_RE = re.compile(r"^[ \t]*(?:A|Answer)[ \t]*:[ \t]*(\S[^\n]*)$", re.M | re.I)
+_STATED_RE = re.compile(
+    r"(?:\bfinal\s+answer|\bthe\s+answer)\s*(?:is\b\s*:?|:)[ \t]*(\S[^\n]*)", re.I
+)
+_BOXED_RE = re.compile(r"\\(?:boxed|fbox)\s*\{")
+_ANNOTATION_RE = re.compile(r"<<[^<>]*>>")
+_SUBTRACTION_END_RE = re.compile(r"[\d)]\s*[-−]$")
+_SENTENCE_END_RE = re.compile(r"\.(?:\s|$)")
+_LATEX_COMMAND_RE = re.compile(r"\\[A-Za-z]+")
+_TEXT_GROUP_RE = re.compile(r"\\(?:text|mbox|mathrm)\s*\{[^{}]*\}")
+_WORD_RE = re.compile(r"[A-Za-z]+")
+# Function names that appear in bare formulas without a backslash (`sqrt(2)`, `log 8`).
+_FORMULA_WORDS = {"sqrt", "frac", "pi", "inf", "infty", "log", "ln", "exp", "sin", "cos", "tan"}
+_MATH_WRAPPERS = (("$$", "$$"), ("$", "$"), ("\\(", "\\)"), ("\\[", "\\]"))
+BARE_ANSWER_MAX_CHARS = 80
+
+
+def extract_answer(text: str) -> str | None:
+    """The final answer in a model output or bare answer, as written; None if there is none.
+
+    Looks, in order, for the last `\\boxed{...}`, `#### n`, `A: n` line, and `The answer is ...` /
+    `Final answer: ...`; then accepts a short formula-like text as a bare answer; then falls back
+    to the last number.
+    """
+    if not text or not text.strip():
+        return None
+    boxed = _last_boxed(text)
+    if boxed is not None:
+        return _clean(boxed) or None
+    for pattern in (_GSM8K_RE, _ANSWER_LINE_RE, _STATED_RE):
+        matches = pattern.findall(text)
+        if matches:
+            answer = matches[-1]
+            # "Final Answer: The final answer is 5." nests one statement in another.
+            while nested := _STATED_RE.search(answer):
+                answer = nested.group(1)
+            answer = _clean(_first_sentence(answer))
+            if answer:
+                return answer
+    stripped = _clean(text)
+    if _is_bare_answer(stripped):
+        return stripped
+    return _last_number(text)
+
+
+def _last_boxed(text: str) -> str | None:
+    """Contents of the last `\\boxed{...}`, braces balanced; None if absent or unclosed."""
+    starts = [m.end() for m in _BOXED_RE.finditer(text)]
+    for start in reversed(starts):
+        depth = 1
+        for position in range(start, len(text)):
+            char = text[position]
+            if char == "{":
+                depth += 1
+            elif char == "}":
+                depth -= 1
+                if depth == 0:
+                    return text[start:position]
+    return None
+
+
+def _first_sentence(answer: str) -> str:
+    # "The answer is 18. I hope it is correct." -> "18"; decimals have no space after the dot.
+    match = _SENTENCE_END_RE.search(answer)
+    return answer[: match.start()] if match else answer
+
+
+def _clean(answer: str) -> str:
+    """Strip markdown emphasis, math delimiters and a trailing full stop around an answer."""
+    text = answer.strip().strip("*`").strip()
+    changed = True
+    while changed:
+        changed = False
+        for opening, closing in _MATH_WRAPPERS:
+            inner = text[len(opening) : -len(closing)]
+            if (
+                len(text) > len(opening) + len(closing)
+                and text.startswith(opening)
+                and text.endswith(closing)
+                and opening not in inner
+            ):
+                text = inner.strip()
+                changed = True
+        if text.endswith(".") and not text.endswith(".."):
+            text = text[:-1].rstrip()
+            changed = True
+    boxed = _last_boxed(text)
+    return _clean(boxed) if boxed is not None else text
+
+
+def _is_bare_answer(text: str) -> bool:
+    """A short single-line formula (`\\frac{3}{4}`, `(1, 2]`, `0.5`), not a sentence."""
+    if not text or "\n" in text or len(text) > BARE_ANSWER_MAX_CHARS:
+        return False
+    return not _looks_like_prose(text)
+
+
+def _looks_like_prose(text: str) -> bool:
+    """Words, not a formula: a word of 3+ letters, or two words of 2+ (`so it is 13`)."""
+    without_latex = _LATEX_COMMAND_RE.sub(" ", _TEXT_GROUP_RE.sub(" ", text))
+    words = [w for w in _WORD_RE.findall(without_latex) if w.lower() not in _FORMULA_WORDS]
+    return any(len(w) >= 3 for w in words) or sum(len(w) >= 2 for w in words) >= 2
+
+
+def _last_number(text: str) -> str | None:
+    # Calculator annotations repeat the visible result and may hold unfinished arithmetic.
+    visible = _ANNOTATION_RE.sub(" ", text)
+    matches = list(NUMBER_RE.finditer(visible))
+    if not matches:
+        return None
+    last = matches[-1]
+    number = last.group(0).rstrip(".")
+    before = visible[: last.start()].rstrip("$ ")
+    # A minus sign belongs to the number only when it is not a subtraction (`16-3`).
+    if before.endswith(("-", "−")) and not _SUBTRACTION_END_RE.search(before):
+        number = "-" + number
+    return number
+
+
+# --- numeric fast path -------------------------------------------------------------------------
+
+_PLAIN_NUMBER_RE = re.compile(
+    r"""^(?P<sign>[-+]?)\s*\$?\s*(?P<sign2>[-+]?)\s*
+    (?P<number>(?:\d{1,3}(?:,\d{3})+(?:\.\d*)?|\d+(?:\.\d*)?|\.\d+)(?:e[-+]?\d{1,3})?)
+    (?:/(?P<denominator>\d+))?
+    \s*(?P<percent>%|percent\b)?$""",
+    re.X | re.I,
+)
+_UNIT_TAIL_RE = re.compile(r"(?:\s+[A-Za-z]{2,}\.?)+$")
+# Trailing words that are mathematics, not units: "3 pi" is not 3.
+_MATH_WORDS = {"pi", "sqrt", "root", "squared", "cubed", "times", "over", "plus", "minus", "inf"}
+
+
+@dataclass(frozen=True)
+class _Number:
+    value: Fraction
+    percent: bool
+
+    def candidates(self) -> set[Fraction]:
+        # "12%" may be compared with "12" (GSM8K writes percentages bare) or with "0.12".
+        return {self.value / 100, self.value} if self.percent else {self.value}
+
+
+def _as_number(answer: str) -> _Number | None:
+    """The answer as a plain number (`$1,200.00`, `-5`, `12%`, `3/4`, `18 dollars`), else None."""
+    text = (
+        answer.replace("\\$", "$")
+        .replace("\\%", "%")
+        .replace("{,}", ",")
+        .replace("\\!", "")
+        .replace("−", "-")
+        .strip()
+    )
+    tail = _UNIT_TAIL_RE.search(text)
+    if tail:
+        words = {word.rstrip(".").lower() for word in tail.group(0).split()}
+        if words & _MATH_WORDS:
+            return None
+        if "percent" not in words:
+            text = text[: tail.start()]
+    match = _PLAIN_NUMBER_RE.match(text.strip())
+    if not match:
+        return None
+    if match["sign"] and match["sign2"]:
+        return None
+    value = parse_number(match["number"])
+    if value is None:
+        return None
+    if match["denominator"]:
+        if int(match["denominator"]) == 0:
+            return None
+        value /= int(match["denominator"])
+    if "-" in (match["sign"], match["sign2"]):
+        value = -value
+    return _Number(value, percent=bool(match["percent"]))
+
+
+# --- math-verify under a deadline --------------------------------------------------------------
+
+
+class _DeadlineExceeded(BaseException):
+    """BaseException so math-verify's broad `except Exception` handlers cannot swallow it."""
+
+
+class _DropTimeoutDisabledWarning(logging.Filter):
+    # math-verify warns once per process that its timeouts are off; ours replace them.
+    def filter(self, record: logging.LogRecord) -> bool:
+        return "Timeout is disabled" not in record.getMessage()
+
+
+for _logger_name in ("math_verify.parser", "math_verify.grader"):
+    logging.getLogger(_logger_name).addFilter(_DropTimeoutDisabledWarning())
+
+
+def _in_main_thread() -> bool:
+    return threading.current_thread() is threading.main_thread()
+
+
+@contextmanager
+def _deadline(seconds: float) -> Iterator[None]:
+    """Raise _DeadlineExceeded in the main thread after `seconds` of wall time."""
+
+    def on_alarm(signum: int, frame: object) -> None:
+        raise _DeadlineExceeded
+
+    previous = signal.signal(signal.SIGALRM, on_alarm)
+    signal.setitimer(signal.ITIMER_REAL, seconds)
+    try:
+        yield
+    finally:
+        try:
+            signal.setitimer(signal.ITIMER_REAL, 0)
+        finally:
+            signal.signal(signal.SIGALRM, previous)
+
+
+def _math_verify_input(answer: str) -> str:
+    # Bare LaTeX (`\sqrt{8}`, `(1,2]`) is only recognised inside math delimiters; prose is not.
+    if "$" in answer or _looks_like_prose(answer):
+        return answer
+    return f"${answer}$"
+
+
+def _math_verify(predicted: str, reference: str) -> AnswerCheck:
+    from math_verify import parse, verify
+
+    gold = parse(_math_verify_input(reference), parsing_timeout=None)
+    if not gold:
+        return AnswerCheck("unparseable", predicted, "math-verify could not parse the reference")
+    target = parse(_math_verify_input(predicted), parsing_timeout=None)
+    if not target:
+        return AnswerCheck("unparseable", predicted, "math-verify could not parse the answer")
+    if verify(gold, target, timeout_seconds=None):
+        return AnswerCheck("correct", predicted, "math-verify: equivalent")
+    return AnswerCheck("incorrect", predicted, "math-verify: not equivalent")
+
+
+def _math_verify_with_deadline(
+    predicted: str, reference: str, timeout_seconds: float
+) -> AnswerCheck:
+    """math-verify bounded by our own alarm; main thread only."""
+    try:
+        with _deadline(timeout_seconds):
+            return _math_verify(predicted, reference)
+    except _DeadlineExceeded:
+        return AnswerCheck("timeout", predicted, f"math-verify exceeded {timeout_seconds}s")
+
+
+def _verify_chunk(pairs: list[tuple[str, str]], timeout_seconds: float) -> list[AnswerCheck]:
+    """Worker task: extracted (predicted, reference) pairs, one deadline each."""
+    return [_math_verify_with_deadline(p, r, timeout_seconds) for p, r in pairs]
+
+
+# --- one pair ----------------------------------------------------------------------------------
+
+
+def _check_without_sympy(prediction: str, reference: str) -> AnswerCheck | tuple[str, str]:
+    """Settle a pair by extraction and exact numbers, or hand back the answers for math-verify."""
+    reference_answer = extract_answer(reference)
+    predicted = extract_answer(prediction)
+    if reference_answer is None:
+        return AnswerCheck("unparseable", predicted, "no reference answer found")
+    if predicted is None:
+        return AnswerCheck("unparseable", None, "no answer found")
+    predicted_number, reference_number = _as_number(predicted), _as_number(reference_answer)
+    if predicted_number is not None and reference_number is not None:
+        if predicted_number.candidates() & reference_number.candidates():
+            return AnswerCheck("correct", predicted, f"numeric {predicted} == {reference_answer}")
+        return AnswerCheck("incorrect", predicted, f"numeric {predicted} != {reference_answer}")
+    return predicted, reference_answer
+
+
+def _require_positive(timeout_seconds: float) -> None:
+    # A zero timer would switch the alarm off, leaving math-verify unbounded.
+    if not timeout_seconds > 0:
+        raise ValueError(f"timeout_seconds must be positive, got {timeout_seconds}")
+
+
+def verify_answer(prediction: str, reference: str, timeout_seconds: int = 5) -> AnswerCheck:
+    """Compare a model output (or bare answer) with a reference (answer or full solution).
+
+    Plain numbers are settled inline. Other answers go to math-verify: inline under an alarm in
+    the main thread; from any other thread through a one-worker process pool (slower to start,
+    but still bounded by `timeout_seconds`).
+    """
+    _require_positive(timeout_seconds)
+    outcome = _check_without_sympy(prediction, reference)
+    if isinstance(outcome, AnswerCheck):
+        return outcome
+    if _in_main_thread():
+        return _math_verify_with_deadline(*outcome, timeout_seconds)
+    return _run_in_pool([outcome], workers=1, timeout_seconds=timeout_seconds)[0]
+
+
+# --- many pairs --------------------------------------------------------------------------------
+
+
+def verify_answers(
+    pairs: Sequence[tuple[str, str]], workers: int = 2, timeout_seconds: int = 5
+) -> list[AnswerCheck]:
+    """Verify (prediction, reference) pairs in order: numbers inline, the rest in workers."""
+    if workers < 1:
+        raise ValueError(f"workers must be at least 1, got {workers}")
+    _require_positive(timeout_seconds)
+    results: list[AnswerCheck | None] = [None] * len(pairs)
+    slow_positions: list[int] = []
+    slow_pairs: list[tuple[str, str]] = []
+    for position, (prediction, reference) in enumerate(pairs):
+        outcome = _check_without_sympy(prediction, reference)
+        if isinstance(outcome, AnswerCheck):
+            results[position] = outcome
+        else:
+            slow_positions.append(position)
+            slow_pairs.append(outcome)
+    if slow_pairs:
+        checks = _run_in_pool(slow_pairs, workers, timeout_seconds)
+        for position, check in zip(slow_positions, checks, strict=True):
+            results[position] = check
+    return [check for check in results if check is not None]
+
+
+# One pair of each kind math-verify handles lazily (LaTeX parser, sqrt, intervals, pi): about a
+# second of first-use setup per process that must not be charged to a real item's deadline.
+_WARM_UP_PAIRS = [
+    ("\\frac{1}{2}", "0.5"),
+    ("\\sqrt{8}", "2\\sqrt{2}"),
+    ("(1, 2]", "(1,2]"),
+    ("2\\pi", "\\frac{3\\pi}{2}"),
+]
+
+
+def _initialize_worker() -> None:
+    for predicted, reference in _WARM_UP_PAIRS:
+        _math_verify_with_deadline(predicted, reference, 30)
+
+
+def _worker_pid() -> int:
+    return os.getpid()
+
+
+def _pool_context() -> multiprocessing.context.BaseContext:
+    # forkserver: children fork from a clean single-threaded server (safe under Prefect's
+    # threads), and preloading math-verify there saves each new worker the import.
+    # The preload is a no-op if the process's forkserver was already started by other code.
+    context = multiprocessing.get_context("forkserver")
+    context.set_forkserver_preload(["math_verify", __name__])
+    return context
+
+
+def _start_pool(workers: int) -> ProcessPoolExecutor:
+    """A pool whose every worker has finished warming up, so a task starts when submitted."""
+    executor = ProcessPoolExecutor(
+        max_workers=workers, mp_context=_pool_context(), initializer=_initialize_worker
+    )
+    ready: set[int] = set()
+    give_up_at = time.monotonic() + POOL_STARTUP_SECONDS
+    while len(ready) < workers and time.monotonic() < give_up_at:
+        pings = [executor.submit(_worker_pid) for _ in range(workers - len(ready))]
+        done, _ = wait(pings, timeout=max(0.0, give_up_at - time.monotonic()))
+        ready.update(ping.result() for ping in done)
+    if len(ready) < workers:
+        _kill_pool(executor)
+        raise RuntimeError(f"answer-verification workers did not start in {POOL_STARTUP_SECONDS}s")
+    return executor
+
+
+# Pools live for the whole process (warming a worker costs about a second), one per worker
+# count; a lock gives one caller at a time the whole pool, which keeps task deadlines honest.
+_pools: dict[int, ProcessPoolExecutor] = {}
+_pools_owner = os.getpid()
+_pools_lock = threading.Lock()
+
+
+def _shared_pool(workers: int) -> ProcessPoolExecutor:
+    """The process's pool for `workers` (call with _pools_lock held)."""
+    global _pools_owner
+    if _pools_owner != os.getpid():
+        # Inherited through fork: those workers belong to the parent.
+        _pools.clear()
+        _pools_owner = os.getpid()
+    if workers not in _pools:
+        _pools[workers] = _start_pool(workers)
+    return _pools[workers]
+
+
+def _discard_pool(workers: int) -> None:
+    """Kill the pool for `workers` (call with _pools_lock held)."""
+    executor = _pools.pop(workers, None)
+    if executor is not None:
+        _kill_pool(executor)
+
+
+def shutdown_workers() -> None:
+    """Stop the verification worker processes (they are restarted on demand)."""
+    with _pools_lock:
+        for workers in list(_pools):
+            executor = _pools.pop(workers)
+            executor.shutdown(wait=True)
+
+
+def _kill_pool(executor: ProcessPoolExecutor) -> None:
+    """Stop a pool even if a worker is busy: shutdown() alone would wait for it forever."""
+    processes = list((getattr(executor, "_processes", None) or {}).values())
+    for process in processes:
+        process.kill()
+    executor.shutdown(wait=False, cancel_futures=True)
+    for process in processes:
+        process.join(timeout=5)
+
+
+def _chunk_size(count: int, workers: int) -> int:
+    # About four chunks per worker balances load; the cap keeps a stuck chunk's blast radius small.
+    return max(1, min(MAX_CHUNK, -(-count // (workers * 4))))
+
+
+ChunkTask = Callable[[list[tuple[str, str]], float], list[AnswerCheck]]
+
+
+def _run_in_pool(
+    pairs: list[tuple[str, str]],
+    workers: int,
+    timeout_seconds: float,
+    task: ChunkTask = _verify_chunk,
+) -> list[AnswerCheck]:
+    """Run `task` over chunks of extracted pairs in worker processes, bounded in wall time.
+
+    At most `workers` chunks are in flight, so each starts on submission and its deadline
+    (items x timeout + grace) is honest. A chunk past its deadline means a worker is stuck beyond
+    the in-worker alarm: the pool is killed, innocent in-flight chunks are resubmitted, and the
+    stuck chunk is split into single items; a single item past its deadline is a "timeout".
+    A dead worker fails every in-flight chunk, so those items are retried one at a time, alone
+    in the pool; one that kills its worker even then is reported as "timeout" too.
+    """
+    results: list[AnswerCheck | None] = [None] * len(pairs)
+    size = _chunk_size(len(pairs), workers)
+    queue: deque[list[int]] = deque(
+        list(range(start, min(start + size, len(pairs)))) for start in range(0, len(pairs), size)
+    )
+    suspects: deque[int] = deque()
+    executor: ProcessPoolExecutor | None = None
+    in_flight: dict[Future[list[AnswerCheck]], tuple[list[int], float]] = {}
+    solo: Future[list[AnswerCheck]] | None = None
+
+    def submit(positions: list[int]) -> Future[list[AnswerCheck]]:
+        assert executor is not None
+        future = executor.submit(task, [pairs[i] for i in positions], timeout_seconds)
+        budget = len(positions) * timeout_seconds + WATCHDOG_GRACE_SECONDS
+        in_flight[future] = (positions, time.monotonic() + budget)
+        return future
+
+    def give_up(position: int, detail: str) -> None:
+        results[position] = AnswerCheck("timeout", pairs[position][0], detail)
+
+    with _pools_lock:
+        try:
+            while queue or suspects or in_flight:
+                executor = _shared_pool(workers)
+                if suspects:
+                    if not in_flight:
+                        solo = submit([suspects.popleft()])
+                else:
+                    while queue and len(in_flight) < workers:
+                        submit(queue.popleft())
+                next_deadline = min(deadline for _, deadline in in_flight.values())
+                done, _ = wait(
+                    in_flight,
+                    timeout=max(0.0, next_deadline - time.monotonic()),
+                    return_when=FIRST_COMPLETED,
+                )
+                crashed = False
+                for future in done:
+                    positions, _ = in_flight.pop(future)
+                    try:
+                        checks = future.result()
+                    except Exception:
+                        crashed = True
+                        if future is solo:
+                            give_up(positions[0], "worker process died")
+                        else:
+                            suspects.extend(positions)
+                        continue
+                    for position, check in zip(positions, checks, strict=True):
+                        results[position] = check
+                now = time.monotonic()
+                expired = {f for f, (_, deadline) in in_flight.items() if deadline <= now}
+                if not expired and not crashed:
+                    continue
+                _discard_pool(workers)
+                for future, (positions, _) in in_flight.items():
+                    if future not in expired:
+                        queue.appendleft(positions)
+                    elif len(positions) > 1:
+                        queue.extendleft([position] for position in positions)
+                    else:
+                        give_up(positions[0], f"worker stuck past {timeout_seconds}s; killed")
+                in_flight.clear()
+        finally:
+            if in_flight:  # interrupted (e.g. KeyboardInterrupt): leave no busy workers behind
+                _discard_pool(workers)
+    return [check for check in results if check is not None]
+
+
+# --- records -----------------------------------------------------------------------------------
+
+
+def annotate_record(record: dict, timeout_seconds: int = 5) -> dict:
+    """The record plus `verdict`, `predicted_answer` and `verify_detail` for the CLI."""
+    if not isinstance(record, dict):
+        raise ValueError(f"expected a JSON object, got {type(record).__name__}")
+    for field in ("prediction", "reference"):
+        if not isinstance(record.get(field), str):
+            raise ValueError(f"expected field '{field}' (string)")
+    check = verify_answer(record["prediction"], record["reference"], timeout_seconds)
+    return {
+        **record,
+        "verdict": check.verdict,
+        "predicted_answer": check.predicted,
+        "verify_detail": check.detail,
+    }
