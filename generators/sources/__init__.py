@@ -1,0 +1,20 @@
+"""Problem sources: GSM8K (file or Hub), any mapped JSONL/Parquet file, and synthetic problems."""
+
+from generators.sources.errors import BadInputError, BadLine, SourceUnavailableError
+from generators.sources.files import iter_json_lines, load_mapped, read_records
+from generators.sources.gsm8k import load_gsm8k, problems_from_rows
+from generators.sources.synthetic import SyntheticConfig, generate, make_problem
+
+__all__ = [
+    "BadInputError",
+    "BadLine",
+    "SourceUnavailableError",
+    "SyntheticConfig",
+    "generate",
+    "iter_json_lines",
+    "load_gsm8k",
+    "load_mapped",
+    "make_problem",
+    "problems_from_rows",
+    "read_records",
+]

@@ -1,0 +1,159 @@
+"""GSM8K problems from a local JSONL/Parquet file or from the Hugging Face Hub."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterable, Mapping
+from pathlib import Path
+from typing import Any
+
+from generators.sources.errors import BadInputError, BadLine, SourceUnavailableError
+from generators.sources.files import (
+    iter_raw_records,
+    require_text,
+    row_json,
+    skip_or_raise,
+    split_final_answer,
+)
+from schemas.ids import canonical_json, problem_id
+from schemas.records import Problem
+
+SOURCE = "gsm8k"
+LICENSE = "MIT"
+HUB_CONFIG = "main"
+_FILE_SUFFIXES = (".jsonl", ".json", ".parquet", ".gz", ".ndjson")
+
+
+def gsm8k_problem(
+    row: Mapping[str, Any],
+    index: int,
+    split: str,
+    metadata: Mapping[str, Any],
+    where: str = "<rows>",
+    line: int | None = None,
+) -> Problem:
+    """One GSM8K row (`question`, `answer` ending in `#### n`) as a Problem.
+
+    reference_solution keeps the full `answer` text, `#### n` included, so it stays in the
+    original format; reference_answer is n without thousands commas.
+    """
+    record = dict(row)
+    question = require_text(record, "question", where, line)
+    solution = require_text(record, "answer", where, line)
+    answer = split_final_answer(solution)
+    if answer is None:
+        raise BadInputError(
+            where,
+            line,
+            "string ending in a line '#### n'",
+            field="answer",
+            got="no '####' line",
+            reason="no_final_answer",
+        )
+    source_id = f"{split}-{index:05d}"
+    return Problem(
+        problem_id=problem_id(SOURCE, source_id),
+        source=SOURCE,
+        source_id=source_id,
+        split=split,
+        domain="math",
+        question=question.strip(),
+        reference_solution=solution.strip(),
+        reference_answer=answer,
+        license=LICENSE,
+        metadata=canonical_json(dict(metadata)),
+    )
+
+
+def problems_from_rows(
+    rows: Iterable[Mapping[str, Any]],
+    split: str,
+    origin: str,
+    skip_bad: bool = False,
+    bad_lines: list[BadLine] | None = None,
+    limit: int | None = None,
+) -> list[Problem]:
+    """Problems from in-memory rows (a `datasets.Dataset` or a list of dicts); index = position."""
+    problems: list[Problem] = []
+    for index, row in enumerate(rows):
+        if limit is not None and len(problems) >= limit:
+            break
+        try:
+            problem = gsm8k_problem(
+                row, index, split, {"hub_id": origin}, where=f"{origin}[{split}]", line=index + 1
+            )
+        except BadInputError as error:
+            skip_or_raise(error, row_json(dict(row)), skip_bad, bad_lines)
+            continue
+        problems.append(problem)
+    return problems
+
+
+def _looks_like_path(text: str) -> bool:
+    return text.lower().endswith(_FILE_SUFFIXES) or text.startswith((".", "/", "~")) or "\\" in text
+
+
+def _load_hub(
+    hub_id: str,
+    split: str,
+    skip_bad: bool,
+    bad_lines: list[BadLine] | None,
+    limit: int | None,
+) -> list[Problem]:
+    offline = os.environ.get("HF_HUB_OFFLINE", "").strip().lower() in ("1", "true", "yes", "on")
+    try:
+        import datasets
+
+        dataset = datasets.load_dataset(hub_id, HUB_CONFIG, split=split)
+    except Exception as exc:  # the Hub client raises many types; all mean "not available here"
+        hint = (
+            "HF_HUB_OFFLINE=1 is set, so only datasets already in the local Hugging Face cache "
+            "can load; unset HF_HUB_OFFLINE or pass a local .jsonl/.parquet path instead"
+            if offline
+            else "check the id, the network and Hub access (HF_HUB_OFFLINE is not set), "
+            "or pass a local .jsonl/.parquet path instead"
+        )
+        raise SourceUnavailableError(
+            f"could not load GSM8K from the Hub dataset '{hub_id}' (config '{HUB_CONFIG}', "
+            f"split '{split}'): {type(exc).__name__}: {exc}. {hint}."
+        ) from exc
+    if limit is not None:
+        dataset = dataset.select(range(min(limit, len(dataset))))
+    return problems_from_rows(dataset, split, hub_id, skip_bad, bad_lines)
+
+
+def load_gsm8k(
+    path_or_hub_id: str,
+    split: str = "test",
+    skip_bad: bool = False,
+    bad_lines: list[BadLine] | None = None,
+    limit: int | None = None,
+) -> list[Problem]:
+    """GSM8K problems from a local `.jsonl`/`.parquet` file, or a Hub id such as `openai/gsm8k`.
+
+    source_id is `{split}-{index:05d}` with index = line (or row) number - 1, so ids match the
+    Hub row order and stay stable when bad lines are skipped. A row without a `#### n` answer
+    line raises BadInputError, or with `skip_bad` becomes a BadLine.
+    """
+    path = Path(path_or_hub_id).expanduser()
+    if not path.exists():
+        if _looks_like_path(path_or_hub_id):
+            raise BadInputError(
+                path_or_hub_id,
+                None,
+                "an existing GSM8K .jsonl or .parquet file",
+                got="no such file",
+            )
+        return _load_hub(path_or_hub_id, split, skip_bad, bad_lines, limit)
+    where = str(path_or_hub_id)
+    problems: list[Problem] = []
+    for line, row, raw in iter_raw_records(path, skip_bad, bad_lines):
+        if limit is not None and len(problems) >= limit:
+            break
+        try:
+            problem = gsm8k_problem(row, line - 1, split, {"file": path.name}, where, line)
+        except BadInputError as error:
+            skip_or_raise(error, raw, skip_bad, bad_lines)
+            continue
+        problems.append(problem)
+    return problems
