@@ -94,6 +94,8 @@ def test_claims_allow_rounding_to_the_shown_places() -> None:
     assert not claim_holds(Fraction(10, 3), Fraction("3.5"), "3.5")
     assert not claim_holds(Fraction(24), Fraction(25), "25")
     assert parse_number("$1,200.50") == Fraction("1200.5")
+    assert claim_holds(Fraction(-169, 18), Fraction("-9.38"), "-9.38")  # truncated toward zero
+    assert claim_holds(Fraction(99), Fraction("99.00000000000001"), "99.00000000000001")
 
 
 @given(st.integers(-10_000, 10_000), st.integers(1, 10_000), st.sampled_from("+-*/"))

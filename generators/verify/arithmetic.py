@@ -3,15 +3,20 @@
 from __future__ import annotations
 
 import ast
+import functools
 import math
 import re
+from decimal import Decimal
 from fractions import Fraction
 
 MAX_EXPONENT = 64
 MAX_MAGNITUDE = Fraction(10) ** 30
+FLOAT_NOISE = Fraction(1, 10**12)
 
+# A written number; `x` may precede it because solutions write `11x6` for 11 * 6.
 NUMBER_RE = re.compile(
-    r"(?<![\w.])\d{1,3}(?:,\d{3})+(?:\.\d+)?(?![\d,]*\d)|(?<![\w.])(?:\d+\.?\d*|\.\d+)"
+    r"(?<![A-WYZa-wyz\d_.])\d{1,3}(?:,\d{3})+(?:\.\d+)?(?![\d,]*\d)"
+    r"|(?<![A-WYZa-wyz\d_.])(?:\d+(?:\.\d+)?|\.\d+)"
 )
 
 _SYMBOLS = {
@@ -98,6 +103,7 @@ def _eval(node: ast.AST) -> Fraction:
     raise ArithmeticError_(f"{type(node).__name__} not allowed in arithmetic")
 
 
+@functools.lru_cache(maxsize=65536)
 def evaluate(expression: str) -> Fraction:
     """Evaluate written arithmetic exactly; raise ArithmeticError_ on anything else."""
     normalized = normalize_expression(expression)
@@ -120,11 +126,13 @@ def claim_holds(computed: Fraction, shown: Fraction, shown_text: str) -> bool:
     """Does a written result match the exact value, allowing rounding to what is shown?"""
     if computed == shown:
         return True
+    if abs(computed - shown) <= FLOAT_NOISE * max(1, abs(computed)):
+        return True  # a calculator's float output, e.g. 99.00000000000001
     if computed.denominator == 1:
         return False
     scale = 10 ** decimals_shown(shown_text)
     rounded = abs(computed - shown) <= Fraction(1, 2 * scale)
-    truncated = Fraction(math.floor(computed * scale), scale) == shown
+    truncated = Fraction(math.trunc(computed * scale), scale) == shown
     return rounded or truncated
 
 
@@ -138,6 +146,20 @@ def format_number(value: Fraction, places: int | None = None) -> str:
     text = f"{float(rounded):.{places}f}"
     if "." in text:
         text = text.rstrip("0").rstrip(".")
+    return text
+
+
+def format_like(value: Fraction, like: str) -> str:
+    """Write `value` in the style of `like`: same decimals (`4.00`), thousands commas."""
+    places = decimals_shown(like)
+    if places and terminating_places(value, places) is not None:
+        exact = Decimal(value.numerator) / Decimal(value.denominator)
+        text = str(exact.quantize(Decimal(1).scaleb(-places)))
+    else:
+        text = format_number(value, max(places, 2))
+    if "," in like and abs(value) >= 1000:
+        whole, _, fraction = text.partition(".")
+        text = f"{int(whole):,}" + (f".{fraction}" if fraction else "")
     return text
 
 
