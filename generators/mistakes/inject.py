@@ -18,6 +18,7 @@ from generators.verify.arithmetic import (
     NUMBER_RE,
     ArithmeticError_,
     evaluate,
+    format_like,
     format_number,
     parse_number,
     terminating_places,
@@ -70,6 +71,7 @@ class Edit:
     tokens: tuple[Token, ...]
     value_override: Fraction | None = None  # a wrong result for a correct expression
     removed_step: int | None = None  # missing_step drops the step that computed `node`'s input
+    allow_fraction: bool = False  # a swapped division really does give 0.5 of a whole thing
     facts: dict[str, str] = field(default_factory=dict)  # what the explanation states
 
 
@@ -94,6 +96,8 @@ class Injection:
 
 def _calculation(program: Program, rng: random.Random) -> Iterator[Edit]:
     for node in _shuffled(program.nodes, rng):
+        if all(t.is_number for t in node.tokens):
+            continue  # `<<40=40>>` restates a value; there is no calculation to get wrong
         value = node.value
         options = [value + 1, value - 1, value + 2, value + 10, value - 10, _digit_swap(value)]
         options = [v for v in options if v is not None and v > 0 and v != value]
@@ -119,7 +123,7 @@ def _swapped_operands(program: Program, rng: random.Random) -> Iterator[Edit]:
             if left.value == right.value:
                 continue
             tokens = _with(_with(node.tokens, i - 1, right), i + 1, left)
-            yield Edit(node.index, tokens, facts={"op": node.tokens[i].text})
+            yield Edit(node.index, tokens, facts={"op": node.tokens[i].text}, allow_fraction=True)
 
 
 def _wrong_substitution(program: Program, rng: random.Random) -> Iterator[Edit]:
@@ -269,7 +273,7 @@ def _apply(program: Program, error_type: str, edit: Edit) -> Injection:
                 value = evaluate("".join(t.text for t in tokens))
             except ArithmeticError_ as exc:
                 raise InjectionFailed("not_computable", str(exc)) from exc
-        value = _plausible(node, value)
+        value = _plausible(node, value, edit.allow_fraction)
         new_tokens.append(tokens)
         new_values.append(value)
     _require_visible_rewrite(program, edit)
@@ -280,7 +284,8 @@ def _apply(program: Program, error_type: str, edit: Edit) -> Injection:
     changed = {
         n.index
         for n in program.nodes
-        if new_values[n.index] != n.value or new_tokens[n.index] != old_tokens[n.index]
+        if new_values[n.index] != n.value
+        or _meaning(new_tokens[n.index]) != _meaning(old_tokens[n.index])
     }
     if edit.removed_step is not None:
         skipped = int(edit.facts["skipped_node"])
@@ -321,13 +326,13 @@ def _require_visible_rewrite(program: Program, edit: Edit) -> None:
             )
 
 
-def _plausible(node: Node, value: Fraction) -> Fraction:
+def _plausible(node: Node, value: Fraction, allow_fraction: bool = False) -> Fraction:
     """Reject values no grade-school solver would write; round like the solution does."""
     if value < 0 <= node.value:
         raise InjectionFailed("implausible_value", f"a positive quantity became {value}")
-    if value.denominator != 1 and node.value.denominator == 1:
-        raise InjectionFailed("implausible_value", "a whole quantity became fractional")
     places = terminating_places(value, max(node.places, 2))
+    if value.denominator != 1 and node.value.denominator == 1 and not (allow_fraction and places):
+        raise InjectionFailed("implausible_value", "a whole quantity became fractional")
     if places is None:
         return Fraction(format_number(value, max(node.places, 2)))
     return value
@@ -369,7 +374,7 @@ def _render_steps(
                 raise InjectionFailed(
                     "ambiguous_mention", f"step {step_index} mentions {match.group(0)} ambiguously"
                 )
-            edits.append((start, end, _styled(old_to_new[value], match.group(0))))
+            edits.append((start, end, format_like(old_to_new[value], match.group(0))))
         for start, end, new in sorted(edits, reverse=True):
             text = text[:start] + new + text[end:]
         steps.append(text)
@@ -395,10 +400,11 @@ def _node_edits(
     edits = []
     if node.annotation_span:
         start, end = node.annotation_span
-        edits.append((start, end, f"<<{expression}={format_number(value, max(node.places, 2))}>>"))
+        claim = format_like(value, "0." + "0" * node.places if node.places else "0")
+        edits.append((start, end, f"<<{expression}={claim}>>"))
     if node.shown_span:
         start, end = node.shown_span
-        edits.append((start, end, _styled(value, text[start:end])))
+        edits.append((start, end, format_like(value, text[start:end])))
     if node.mirror_span:
         start, end = node.mirror_span
         edits.append((start, end, _mirror(text[start:end], node.tokens, tokens)))
@@ -413,7 +419,7 @@ def _mirror(written: str, old: tuple[Token, ...], new: tuple[Token, ...]) -> str
     if same_shape and len(numbers) == len(new_numbers):
         out = written
         for match, token in reversed(list(zip(numbers, new_numbers, strict=True))):
-            styled = _styled(token.value, match.group(0))
+            styled = format_like(token.value, match.group(0))
             out = out[: match.start()] + styled + out[match.end() :]
         return out
     spaced = bool(_SPACED_OP_RE.search(written))
@@ -427,15 +433,12 @@ def _mirror(written: str, old: tuple[Token, ...], new: tuple[Token, ...]) -> str
     return (" " if spaced else "").join(parts).replace("( ", "(").replace(" )", ")")
 
 
-def _styled(value: Fraction, like: str) -> str:
-    """Format `value` the way `like` was written (thousands commas)."""
-    text = format_number(value, 2)
-    if "," in like and value.denominator == 1 and abs(value) >= 1000:
-        text = f"{value.numerator:,}"
-    return text
-
-
 # ---------------------------------------------------------------- small helpers
+
+
+def _meaning(tokens: tuple[Token, ...]) -> list:
+    """Tokens compared by value, so `0.50` and `0.5` are the same operand."""
+    return [t.value if t.is_number else t.text for t in tokens]
 
 
 def _plain(value: Fraction) -> str:

@@ -558,17 +558,42 @@ def _run_in_pool(
 # --- records -----------------------------------------------------------------------------------
 
 
-def annotate_record(record: dict, timeout_seconds: int = 5) -> dict:
-    """The record plus `verdict`, `predicted_answer` and `verify_detail` for the CLI."""
+def _require_fields(record: dict) -> None:
     if not isinstance(record, dict):
         raise ValueError(f"expected a JSON object, got {type(record).__name__}")
     for field in ("prediction", "reference"):
         if not isinstance(record.get(field), str):
             raise ValueError(f"expected field '{field}' (string)")
-    check = verify_answer(record["prediction"], record["reference"], timeout_seconds)
+
+
+def _annotated(record: dict, check: AnswerCheck) -> dict:
     return {
         **record,
         "verdict": check.verdict,
         "predicted_answer": check.predicted,
         "verify_detail": check.detail,
     }
+
+
+def annotate_record(record: dict, timeout_seconds: int = 5) -> dict:
+    """The record plus `verdict`, `predicted_answer` and `verify_detail` for the CLI."""
+    _require_fields(record)
+    check = verify_answer(record["prediction"], record["reference"], timeout_seconds)
+    return _annotated(record, check)
+
+
+def annotate_records(
+    numbered: Sequence[tuple[int, dict]], workers: int = 2, timeout_seconds: int = 5
+) -> list[dict]:
+    """Annotate many (line number, record) pairs at once, math-verify work in the pool.
+
+    A record without the fields raises ValueError naming its line.
+    """
+    for line, record in numbered:
+        try:
+            _require_fields(record)
+        except ValueError as exc:
+            raise ValueError(f"line {line}: {exc}") from exc
+    pairs = [(r["prediction"], r["reference"]) for _, r in numbered]
+    checks = verify_answers(pairs, workers=workers, timeout_seconds=timeout_seconds)
+    return [_annotated(r, c) for (_, r), c in zip(numbered, checks, strict=True)]
