@@ -1,0 +1,213 @@
+"""The `errata` command line."""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+import threading
+from pathlib import Path
+from typing import Annotated, Any
+
+# Quiet the temporary server's telemetry before Prefect is imported; real errors still show.
+os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
+os.environ.setdefault("DO_NOT_TRACK", "1")
+
+import typer
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeElapsedColumn
+
+from generators.sources.errors import BadInputError
+from generators.sources.files import iter_json_lines
+from store import catalog
+
+app = typer.Typer(add_completion=False, no_args_is_help=False, help=__doc__)
+console = Console()
+err_console = Console(stderr=True)
+
+OutOption = Annotated[Path, typer.Option("--out", help="Shard root (Parquet files).")]
+
+
+def _fail(message: str, code: int = 2) -> None:
+    err_console.print(f"[bold red]error:[/] {message}", soft_wrap=True)
+    raise typer.Exit(code)
+
+
+@app.command()
+def run(
+    source: Annotated[str, typer.Option(help="synthetic, gsm8k or file")] = "synthetic",
+    path: Annotated[str | None, typer.Option(help="Input file, or a Hub dataset id")] = None,
+    limit: Annotated[int | None, typer.Option("--limit", "-n", help="Problems to use")] = None,
+    split: str = "test",
+    seed: int = 0,
+    error_types: Annotated[
+        str | None, typer.Option(help="Comma-separated error types (default: all rules)")
+    ] = None,
+    batch_size: int = 100,
+    workers: int = 2,
+    skip_bad: Annotated[bool, typer.Option(help="Send malformed lines to rejects")] = False,
+    question_field: str = "question",
+    solution_field: str = "solution",
+    answer_field: str = "answer",
+    out: OutOption = Path("data/shards"),
+) -> None:
+    """Run the generate flow; with no options, 200 synthetic problems through every stage."""
+    from flows.generate import config_hash_for, run_generate  # Prefect loads only when needed
+
+    if limit is None and source == "synthetic":
+        limit = 200
+    parameters: dict[str, Any] = {
+        "source": source,
+        "path": path,
+        "limit": limit,
+        "split": split,
+        "seed": seed,
+        "error_types": error_types.split(",") if error_types else None,
+        "batch_size": batch_size,
+        "out": str(out),
+        "workers": workers,
+        "skip_bad": skip_bad,
+        "fields": {
+            "question_field": question_field,
+            "solution_field": solution_field,
+            "answer_field": answer_field,
+        }
+        if source == "file"
+        else None,
+    }
+    shard_dir = out / "mistakes" / f"config={config_hash_for(parameters)}"
+    outcome: dict[str, Any] = {}
+
+    def target() -> None:
+        try:
+            outcome["summary"] = run_generate(**parameters)
+        except BaseException as exc:  # reported on the main thread
+            outcome["error"] = exc
+
+    worker = threading.Thread(target=target, daemon=True)
+    with Progress(
+        "[progress.description]{task.description}",
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+        console=console,
+        transient=True,
+    ) as progress:
+        bar = progress.add_task("batches", total=None)
+        worker.start()
+        while worker.is_alive():
+            worker.join(0.25)
+            done = len(list(shard_dir.glob("*.parquet"))) if shard_dir.exists() else 0
+            progress.update(bar, completed=done)
+    if "error" in outcome:
+        error = outcome["error"]
+        if isinstance(error, BadInputError | ValueError | FileNotFoundError):
+            _fail(str(error))
+        raise error
+    _print_summary(outcome["summary"])
+
+
+def _print_summary(summary: dict[str, Any]) -> None:
+    rows = [(c["stage"], c["n_in"], c["n_out"], c["n_rejected"]) for c in summary["counts"]]
+    console.print(catalog.render_table(["stage", "in", "kept", "rejected"], rows, "stages"))
+    root = Path(summary["out"])
+    console.print(
+        f"run [bold]{summary['run_id']}[/]: {summary['problems']} problems, "
+        f"{summary['batches']} batches ({summary['batches_skipped']} already done), "
+        f"{summary['wall_seconds']} s"
+    )
+    console.print(f"shards under [bold]{root.resolve()}[/]")
+    sql = (
+        "select error_type, count(*) as mistakes from mistakes "
+        f"where run_id = '{summary['run_id']}' group by 1 order by 2 desc"
+    )
+    columns, result = catalog.query(root, sql)
+    console.print(catalog.render_table(columns, result, "mistakes by error type"))
+    console.print(f'[dim]errata query "{sql}" --out {root}[/]')
+
+
+def _annotate_file(path: Path, out: Path | None, annotate: Any) -> int:
+    lines = []
+    for line_no, record in iter_json_lines(path):
+        try:
+            lines.append(json.dumps(annotate(record), ensure_ascii=False))
+        except ValueError as exc:
+            expected = str(exc).removeprefix("expected ")
+            raise BadInputError(str(path), line_no, expected) from exc
+    text = "\n".join(lines) + ("\n" if lines else "")
+    if out is None:
+        sys.stdout.write(text)
+    else:
+        out.write_text(text, encoding="utf-8")
+    return len(lines)
+
+
+@app.command("verify-answers")
+def verify_answers_command(
+    file: Path,
+    out: Annotated[Path | None, typer.Option(help="Write here instead of stdout")] = None,
+    workers: int = 2,
+    timeout: int = 5,
+) -> None:
+    """Add `verdict` to each JSON line with `prediction` and `reference`."""
+    from generators.verify.answers import annotate_records
+
+    try:
+        numbered = list(iter_json_lines(file))
+        annotated = annotate_records(numbered, workers=workers, timeout_seconds=timeout)
+    except BadInputError as exc:
+        _fail(str(exc))
+    except ValueError as exc:
+        _fail(f"{file}:{str(exc).removeprefix('line ')}")
+    text = "".join(json.dumps(r, ensure_ascii=False) + "\n" for r in annotated)
+    if out is None:
+        sys.stdout.write(text)
+    else:
+        out.write_text(text, encoding="utf-8")
+        verdicts: dict[str, int] = {}
+        for record in annotated:
+            verdicts[record["verdict"]] = verdicts.get(record["verdict"], 0) + 1
+        err_console.print(f"{len(annotated)} lines -> {out}: {verdicts}")
+
+
+@app.command("verify-steps")
+def verify_steps_command(
+    file: Path,
+    out: Annotated[Path | None, typer.Option(help="Write here instead of stdout")] = None,
+) -> None:
+    """Add `first_error_step` and per-step verdicts to each JSON line with `steps`."""
+    from generators.verify.steps import annotate_record
+
+    try:
+        count = _annotate_file(file, out, annotate_record)
+    except BadInputError as exc:
+        _fail(str(exc))
+    if out is not None:
+        err_console.print(f"{count} lines -> {out}")
+
+
+@app.command()
+def query(sql: str, out: OutOption = Path("data/shards")) -> None:
+    """Run SQL over the shards (views: problems, attempts, mistakes, rejects, runs)."""
+    import duckdb
+
+    try:
+        columns, rows = catalog.query(out, sql)
+    except duckdb.Error as exc:
+        _fail(str(exc))
+    console.print(catalog.render_table(columns, rows))
+
+
+@app.command()
+def stats(out: OutOption = Path("data/shards")) -> None:
+    """Counts by source, error type, origin, verdict and reject reason."""
+    for name, (columns, rows) in catalog.stats_with_columns(out).items():
+        console.print(catalog.render_table(columns, rows, name.replace("_", " ")))
+
+
+def main() -> None:
+    app()
+
+
+if __name__ == "__main__":
+    main()
