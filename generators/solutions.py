@@ -32,7 +32,7 @@ _MIRROR_TAIL_RE = re.compile(r"[\s=$]*$")
 _NUM = r"\$?\d[\d,]*(?:\.\d+)?%?"
 # A visible computation with no annotation, as in `99 + 5 = $104` (final steps often lack one).
 INLINE_CLAIM_RE = re.compile(
-    rf"(?<![\w.,])({_NUM}(?:\s*[-+*/x×÷−]\s*{_NUM})+)\s*=\s*\$?(\d[\d,]*(?:\.\d+)?)(?![\d,]*\d)"
+    rf"(?<![\w.,=()])(?<!=\s)({_NUM}(?:\s*[-+*/x×÷−]\s*{_NUM})+)\s*=\s*\$?(\d[\d,]*(?:\.\d+)?)(?![\d,]*\d)"
 )
 
 NUMBER_WORDS = {
