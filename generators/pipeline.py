@@ -15,7 +15,6 @@ from generators.mistakes.corrections import explain, fix_continue, fresh_restart
 from generators.mistakes.inject import RULE_ERROR_TYPES, Injection, InjectionFailed, inject
 from generators.mistakes.reflections import pick_reflection
 from generators.solutions import Program, SolutionParseError, parse_program
-from generators.verify.answers import verify_answer
 from generators.verify.injections import correction_problem, injection_problem
 from schemas.ids import content_hash, item_seed
 from schemas.records import Correction, Mistake, Problem, Reject, StageCount
@@ -141,7 +140,7 @@ def _with_corrections(candidate: Candidate, ctx: BatchContext) -> Mistake | None
     corrections = []
     for kind, build in (("fix_continue", fix_continue), ("fresh_restart", fresh_restart)):
         continuation, trajectory = build(injection, original, answer, reflection)
-        issue = correction_problem(continuation, trajectory, problem.reference_answer)
+        issue, final_answer = correction_problem(continuation, trajectory, problem.reference_answer)
         if issue:
             ctx.reject("correct", *issue, candidate.item_id, _payload(candidate))
             return None
@@ -151,7 +150,7 @@ def _with_corrections(candidate: Candidate, ctx: BatchContext) -> Mistake | None
                 reflection=reflection,
                 continuation=continuation,
                 trajectory=trajectory,
-                final_answer=verify_answer(trajectory, problem.reference_answer).predicted,
+                final_answer=final_answer,
                 verdict="correct",
             )
         )

@@ -8,6 +8,7 @@ or a constant. That dataflow lets the injector change one step and re-execute th
 
 from __future__ import annotations
 
+import functools
 import re
 from dataclasses import dataclass, field, replace
 from fractions import Fraction
@@ -44,6 +45,9 @@ NUMBER_WORDS = {
 }  # fmt: skip
 _NUMBER_WORD_RE = re.compile(r"\b(" + "|".join(NUMBER_WORDS) + r")\b", re.IGNORECASE)
 
+# Results must be written as decimals: `2/5` as a result cannot be re-rendered faithfully.
+_DECIMAL_RE = re.compile(r"\$?-?(?:\d[\d,]*(?:\.\d*)?|\.\d+)%?")
+
 Source = Literal["step", "question", "const"]
 
 
@@ -73,7 +77,7 @@ class Token:
     source: Source = "const"
     ref: int | None = None  # node index (source "step") or quantity index (source "question")
 
-    @property
+    @functools.cached_property
     def value(self) -> Fraction:
         return Fraction(self.text)
 
@@ -203,7 +207,7 @@ def _node(
     mirror: tuple[int, int] | None = None,
 ) -> Node:
     tokens = tokenize_expression(expr)
-    claimed = parse_number(claim_text)
+    claimed = parse_number(claim_text) if _DECIMAL_RE.fullmatch(claim_text) else None
     if claimed is None:
         raise SolutionParseError("unsupported_annotation", f"result {claim_text!r}")
     try:

@@ -5,8 +5,10 @@ import re
 import pytest
 
 from generators.mistakes.inject import RULE_ERROR_TYPES, InjectionFailed, inject
+from generators.mistakes.reflections import REFLECTIONS
 from generators.solutions import parse_program
 from generators.verify.arithmetic import NUMBER_RE
+from schemas.records import MATH_ERROR_TYPES
 
 QUESTION = (
     "Mia picks 4 baskets of apples with 12 apples in each and then buys 7 more apples. "
@@ -130,6 +132,13 @@ def test_prose_mentions_of_a_changed_value_are_rewritten() -> None:
     wrong = injection.wrong_steps[1]
     assert "48" not in wrong
     assert _shape(wrong) == _shape(program.steps[1])
+
+
+def test_rules_cover_named_taxonomy_types_and_the_reflection_bank_is_varied() -> None:
+    assert set(RULE_ERROR_TYPES) <= set(MATH_ERROR_TYPES)
+    assert len(set(REFLECTIONS)) >= 12
+    # A reflection hints at rechecking; it never gives the answer away.
+    assert not any(char.isdigit() for phrase in REFLECTIONS for char in phrase)
 
 
 def test_unknown_error_type_is_a_reject_reason() -> None:

@@ -43,7 +43,11 @@ def assert_valid_mistake(mistake: Mistake) -> None:
         aligned = original
     assert wrong[:error] == aligned[:error]
     assert wrong[error] != aligned[error]
-    assert wrong[error][mistake.wrong_edit_start : mistake.wrong_edit_end] != ""
+    # The recorded span is exactly what changed (a slip like 13 -> 3 is a pure deletion).
+    head, tail = mistake.edit_start, len(aligned[error]) - mistake.edit_end
+    assert (mistake.edit_end - head) + (mistake.wrong_edit_end - mistake.wrong_edit_start) > 0
+    assert aligned[error][:head] == wrong[error][:head]
+    assert aligned[error][len(aligned[error]) - tail :] == wrong[error][mistake.wrong_edit_end :]
     assert mistake.original_step == aligned[error] and mistake.wrong_step == wrong[error]
     # Later steps keep their wording; only recomputed numbers may differ.
     for before, after in zip(aligned[error + 1 :], wrong[error + 1 :], strict=True):

@@ -24,17 +24,6 @@ from generators.verify.arithmetic import (
     terminating_places,
 )
 
-RULE_ERROR_TYPES: tuple[str, ...] = (
-    "calculation",
-    "wrong_operator",
-    "swapped_operands",
-    "wrong_substitution",
-    "misread_question",
-    "deleted_term",
-    "missing_step",
-    "unit_conversion",
-)
-
 OPERATOR_CONFUSIONS = {"+": ("-", "*"), "-": ("+",), "*": ("+", "/"), "/": ("*", "-")}
 # Conversion factors, the units they convert between, and the factor a careless solver uses.
 CONVERSION_MIXUPS: dict[int, tuple[str, tuple[int, ...]]] = {
@@ -233,6 +222,7 @@ RULES: dict[str, Callable[[Program, random.Random], Iterator[Edit]]] = {
     "missing_step": _missing_step,
     "unit_conversion": _unit_conversion,
 }
+RULE_ERROR_TYPES: tuple[str, ...] = tuple(RULES)
 
 # ---------------------------------------------------------------- execution and rendering
 

@@ -37,12 +37,14 @@ def injection_problem(
 
 def correction_problem(
     continuation: str, trajectory: str, reference_answer: str
-) -> tuple[str, str] | None:
-    """None if a correction's steps hold and its final answer is the reference answer."""
+) -> tuple[tuple[str, str] | None, str | None]:
+    """(None, final answer) if a correction's steps hold and it reaches the reference answer;
+    otherwise (reason and message, final answer)."""
     answer = verify_answer(trajectory, reference_answer)
     if answer.verdict != "correct":
-        return "correction_answer", f"final answer {answer.predicted}: {answer.verdict}"
-    return _arithmetic_problem(tuple(continuation.splitlines()))
+        issue = ("correction_answer", f"final answer {answer.predicted}: {answer.verdict}")
+        return issue, answer.predicted
+    return _arithmetic_problem(tuple(continuation.splitlines())), answer.predicted
 
 
 # Every error type of a problem shares continuations (suffixes of the same reference).

@@ -1,0 +1,74 @@
+"""Per-type yield of rule-based injection on GSM8K test and on synthetic problems.
+
+Yield = verified mistakes / attempts (one attempt per parsed problem and error type); the
+reject reasons show where attempts go. Also prints the GSM8K parse rate.
+
+    .venv/bin/python benchmarks/injection_yield.py [--gsm8k PATH] [--synthetic 1000]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from collections import Counter
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from rich.console import Console
+from rich.table import Table
+
+from generators.pipeline import MathConfig, run_math_batch
+from generators.sources.gsm8k import load_gsm8k
+from generators.sources.synthetic import SyntheticConfig, generate
+from schemas.records import Problem
+
+DEFAULT_GSM8K = Path(__file__).resolve().parents[2] / "shared/data/gsm8k/test.jsonl"
+
+
+def report(console: Console, name: str, problems: list[Problem]) -> None:
+    config = MathConfig(seed=0)
+    result = run_math_batch(problems, config, run_id=f"run-yield-{name}")
+    counts = {c.stage: c for c in result.counts}
+    parse = counts["parse"]
+    console.print(
+        f"[bold]{name}[/]: {parse.n_out}/{parse.n_in} solutions parse "
+        f"({parse.n_out / parse.n_in:.1%}); {len(result.mistakes)} verified mistakes"
+    )
+    kept = Counter(m.error_type for m in result.mistakes)
+    reasons: dict[str, Counter] = {t: Counter() for t in config.error_types}
+    for reject in result.rejects:
+        if reject.stage != "parse":
+            reasons[json.loads(reject.payload)["error_type"]][
+                f"{reject.stage}:{reject.reason}"
+            ] += 1
+    table = Table(title=f"{name}: injection yield per error type")
+    for column in ("error type", "attempts", "kept", "yield", "top reject reasons"):
+        table.add_column(
+            column, justify="left" if column in ("error type", "top reject reasons") else "right"
+        )
+    for error_type in config.error_types:
+        top = ", ".join(f"{r} {n}" for r, n in reasons[error_type].most_common(3))
+        table.add_row(
+            error_type, str(parse.n_out), str(kept[error_type]),
+            f"{kept[error_type] / parse.n_out:.1%}", top,
+        )  # fmt: skip
+    console.print(table)
+    parse_reasons = Counter(r.reason for r in result.rejects if r.stage == "parse")
+    console.print(f"parse rejects: {dict(parse_reasons)}\n")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--gsm8k", type=Path, default=DEFAULT_GSM8K)
+    parser.add_argument("--synthetic", type=int, default=1000)
+    args = parser.parse_args()
+    console = Console(width=140)
+    if args.gsm8k.exists():
+        report(console, "GSM8K test", load_gsm8k(str(args.gsm8k), "test"))
+    report(console, "synthetic", generate(args.synthetic, SyntheticConfig(seed=0)))
+
+
+if __name__ == "__main__":
+    main()
