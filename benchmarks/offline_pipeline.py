@@ -77,13 +77,15 @@ def run_direct(n: int, batch_size: int, workers: int, out: Path) -> tuple[float,
     started = time.perf_counter()
     spec, config = plan(source="synthetic", limit=n, seed=0)
     problems = generate(n, SyntheticConfig(seed=0))
-    run_id = "run-" + config_hash(spec, config)
+    run_id = "run-" + config_hash(spec, config, batch_size)
     batches = [problems[i : i + batch_size] for i in range(0, n, batch_size)]
     pool = _pool(workers)
     with ThreadPoolExecutor(max_workers=workers) as threads:
         outcomes = list(
             threads.map(
-                lambda batch: execute_batch(batch, out, config, run_id, source_hash(spec), pool),
+                lambda batch: execute_batch(
+                    batch, out, config, run_id, source_hash(spec, batch_size), pool
+                ),
                 batches,
             )
         )

@@ -35,6 +35,7 @@ from store.shards import batch_done, batch_key, clean_orphans, write_records
 
 BATCH_TABLES = ("mistakes", "rejects")
 DEFAULT_OUT = Path("data/shards")
+DEFAULT_BATCH_SIZE = 100
 
 
 @dataclass(frozen=True)
@@ -67,12 +68,14 @@ class BatchOutcome:
     paths: list[str] = field(default_factory=list)
 
 
-def source_hash(spec: SourceSpec) -> str:
-    return content_hash("source", spec.identity(), SCHEMA_VERSION)
+def source_hash(spec: SourceSpec, batch_size: int) -> str:
+    """Names the problems' shards: batch boundaries depend on the batch size."""
+    return content_hash("source", spec.identity(), batch_size, SCHEMA_VERSION)
 
 
-def config_hash(spec: SourceSpec, config: MathConfig) -> str:
-    return content_hash("generate", spec.identity(), asdict(config), SCHEMA_VERSION)
+def config_hash(spec: SourceSpec, config: MathConfig, batch_size: int) -> str:
+    """Names a run: rerunning the same source, config and batch size resumes it."""
+    return content_hash("generate", spec.identity(), asdict(config), batch_size, SCHEMA_VERSION)
 
 
 def plan(
@@ -94,7 +97,7 @@ def plan(
 
 
 def config_hash_for(parameters: dict[str, Any]) -> str:
-    return config_hash(*plan(**parameters))
+    return config_hash(*plan(**parameters), parameters.get("batch_size", DEFAULT_BATCH_SIZE))
 
 
 def load_source(spec: SourceSpec, skip_bad: bool) -> tuple[list[Problem], list[BadLine]]:
@@ -135,7 +138,7 @@ def execute_batch(
         root, ["problems"], problems_key, key
     ):
         return BatchOutcome(batch=key, skipped=True)
-    arguments = (list(problems), root, config, run_id, problems_key, key)
+    arguments = (list(problems), root, config, run_id, config_key, problems_key, key)
     if pool is None:
         return _compute_and_write(*arguments)
     return pool.submit(_compute_and_write, *arguments).result()
@@ -146,12 +149,12 @@ def _compute_and_write(
     root: Path,
     config: MathConfig,
     run_id: str,
+    config_key: str,
     problems_key: str,
     key: str,
 ) -> BatchOutcome:
     # Runs in a pool worker: records never travel back to the flow's process, only counts.
     result = run_math_batch(problems, config, run_id)
-    config_key = run_id.removeprefix("run-")
     paths = [
         write_records(root, "problems", problems_key, key, problems),
         write_records(root, "rejects", config_key, key, result.rejects),
@@ -234,7 +237,7 @@ def generate_flow(
     split: str = "test",
     seed: int = 0,
     error_types: list[str] | None = None,
-    batch_size: int = 100,
+    batch_size: int = DEFAULT_BATCH_SIZE,
     out: str = str(DEFAULT_OUT),
     workers: int = 2,
     skip_bad: bool = False,
@@ -247,19 +250,15 @@ def generate_flow(
     root.mkdir(parents=True, exist_ok=True)
     clean_orphans(root)
     spec, config = plan(source, path, limit, split, seed, error_types, fields)
-    run_id = "run-" + config_hash(spec, config)
-    problems_key = source_hash(spec)
+    config_key = config_hash(spec, config, batch_size)
+    run_id = f"run-{config_key}"
+    problems_key = source_hash(spec, batch_size)
 
     problems, bad_lines = load_problems_task(spec, skip_bad)
     source_rejects = bad_line_rejects(bad_lines, run_id)
     if source_rejects:
-        write_records(
-            root,
-            "rejects",
-            run_id.removeprefix("run-"),
-            batch_key([r.item_id for r in source_rejects]),
-            source_rejects,
-        )
+        source_batch = batch_key([r.item_id for r in source_rejects])
+        write_records(root, "rejects", config_key, source_batch, source_rejects)
     batches = [problems[i : i + batch_size] for i in range(0, len(problems), batch_size)]
     # quote(): Prefect would otherwise walk every record of every batch looking for futures
     # (about 3 s per 10,000 problems on this machine).
@@ -297,7 +296,7 @@ def generate_flow(
         counts=counts,
         errata_version=_version(),
     )
-    write_records(root, "runs", run_id.removeprefix("run-"), run.invocation_id, [run])
+    write_records(root, "runs", config_key, run.invocation_id, [run])
     summary = {
         "run_id": run_id,
         "out": str(root),

@@ -80,6 +80,13 @@ def test_synthetic_run_writes_verified_records_and_resumes(tmp_path: Path) -> No
     assert _sql(out, "select count(*), count(distinct mistake_id) from mistakes") == [
         (mistakes, mistakes)
     ]
+    # Other batch boundaries make another run: it never mixes into the first one's shards.
+    regrouped = run_generate(source="synthetic", limit=60, batch_size=30, out=str(out), seed=4)
+    assert regrouped["run_id"] != summary["run_id"]
+    per_run = "select run_id, count(*), count(distinct mistake_id) from mistakes group by 1"
+    assert sorted(_sql(out, per_run)) == sorted(
+        [(summary["run_id"], mistakes, mistakes), (regrouped["run_id"], mistakes, mistakes)]
+    )
 
 
 def test_gsm8k_run_from_a_local_file(tmp_path: Path) -> None:
