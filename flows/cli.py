@@ -123,7 +123,7 @@ def _print_summary(summary: dict[str, Any]) -> None:
     )
     columns, result = catalog.query(root, sql)
     console.print(catalog.render_table(columns, result, "mistakes by error type"))
-    console.print(f'[dim]errata query "{sql}" --out {root}[/]')
+    console.print(f'[dim]errata query "{sql}" --out {root}[/]', soft_wrap=True)
 
 
 def _annotate_file(path: Path, out: Path | None, annotate: Any) -> int:

@@ -4,6 +4,7 @@ import re
 
 import pytest
 
+from generators.mistakes.corrections import explain, fix_continue, fresh_restart
 from generators.mistakes.inject import RULE_ERROR_TYPES, InjectionFailed, inject
 from generators.mistakes.reflections import REFLECTIONS
 from generators.solutions import parse_program
@@ -145,3 +146,25 @@ def test_unknown_error_type_is_a_reject_reason() -> None:
     with pytest.raises(InjectionFailed) as caught:
         inject(_program(), "telepathy", seed=0)
     assert caught.value.reason == "unknown_error_type"
+
+
+def test_corrections_join_the_cut_prefix_to_the_right_continuation() -> None:
+    program = _program()
+    injection = inject(program, "misread_question", seed=1)
+    error = injection.error_step
+    continuation, trajectory = fix_continue(injection, program.steps, "50", "Let me recheck.")
+    assert continuation.splitlines() == [*program.steps[injection.original_index :], "#### 50"]
+    assert trajectory.splitlines()[: error + 2] == [
+        *injection.wrong_steps[: error + 1],
+        "Let me recheck.",
+    ]
+    restart, _ = fresh_restart(injection, program.steps, "50", "Let me recheck.")
+    assert restart.splitlines() == [*program.steps, "#### 50"]
+
+
+def test_explanation_names_the_step_the_values_and_both_answers() -> None:
+    injection = inject(_program(), "misread_question", seed=1)
+    text = explain(injection, "50")
+    assert text.startswith(f"Step {injection.error_step + 1} copies {injection.facts['old']}")
+    assert f"as {injection.facts['new']}" in text
+    assert f"comes out as {injection.wrong_answer} instead of 50" in text
