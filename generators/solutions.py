@@ -48,6 +48,11 @@ _NUMBER_WORD_RE = re.compile(r"\b(" + "|".join(NUMBER_WORDS) + r")\b", re.IGNORE
 # Results must be written as decimals: `2/5` as a result cannot be re-rendered faithfully.
 _DECIMAL_RE = re.compile(r"\$?-?(?:\d[\d,]*(?:\.\d*)?|\.\d+)%?")
 
+# An operator between two written numbers; `/hour` or `30-minute` are words, not operators.
+_GAP_OPERATOR_RE = re.compile(r"(?<![A-Za-z])(?:[+*×÷−–]|-(?![A-Za-z])|/(?![A-Za-z])|[xX](?=\s))")
+_OPERATOR_NAMES = {"+": "+", "-": "-", "−": "-", "–": "-", "*": "*", "×": "*", "x": "*",
+                   "X": "*", "/": "/", "÷": "/"}  # fmt: skip
+
 Source = Literal["step", "question", "const"]
 
 
@@ -94,6 +99,9 @@ class Node:
     annotation_span: tuple[int, int] | None  # `<<...>>` in the step text; None if inline only
     shown_span: tuple[int, int] | None  # the result written after `>>`
     mirror_span: tuple[int, int] | None  # the visible copy of the expression before `<<`
+    # Without a clean copy, the operands and operators as written with words between them
+    # (`8 pounds / 4 weeks`): enough to change numbers or an operator in place.
+    loose_mirror: tuple[tuple[tuple[int, int], ...], tuple[tuple[int, int], ...]] | None = None
 
     @property
     def expression(self) -> str:
@@ -180,6 +188,32 @@ def _find_mirror(step: str, before: int, after: int, operands: list[Fraction]) -
     return after + first, after + len(head.rstrip())
 
 
+def _find_loose_mirror(
+    step: str, before: int, after: int, tokens: list[Token]
+) -> tuple[tuple[tuple[int, int], ...], tuple[tuple[int, int], ...]] | None:
+    """Spans of operands and operators written with words between them, or None."""
+    operators = [t.text for t in tokens if not t.is_number]
+    operands = [t.value for t in tokens if t.is_number]
+    if "(" in operators or len(operators) != len(operands) - 1:
+        return None
+    head = step[after:before]
+    head = head[: _MIRROR_TAIL_RE.search(head).start()]
+    numbers = list(NUMBER_RE.finditer(head))[-len(operands) :]
+    if len(numbers) != len(operands) or [parse_number(m[0]) for m in numbers] != operands:
+        return None
+    operator_spans = []
+    for left, right, operator in zip(numbers, numbers[1:], operators, strict=False):
+        gap = head[left.end() : right.start()]
+        found = list(_GAP_OPERATOR_RE.finditer(gap))
+        if "=" in gap or len(found) != 1 or _OPERATOR_NAMES[found[0][0]] != operator:
+            return None
+        operator_spans.append(
+            (after + left.end() + found[0].start(), after + left.end() + found[0].end())
+        )
+    number_spans = tuple((after + m.start(), after + m.end()) for m in numbers)
+    return number_spans, tuple(operator_spans)
+
+
 def _attribute(
     token: Token, earlier: list[Node], quantities: list[Quantity]
 ) -> Token:  # the latest earlier result wins: solutions reuse what they just computed
@@ -222,10 +256,13 @@ def _node(
     if shown and parse_number(step[shown[0] : shown[1]]) != claimed:
         shown = None
     tokens = [_attribute(t, earlier, quantities) if t.is_number else t for t in tokens]
+    loose = None
     if mirror is None and annotation is not None:
         operand_values = [t.value for t in tokens if t.is_number]
         found = _find_mirror(step, annotation[0], mirror_from, operand_values)
         mirror = found if found[0] >= 0 else None
+        if mirror is None:
+            loose = _find_loose_mirror(step, annotation[0], mirror_from, tokens)
     return Node(
         index=len(earlier),
         step=step_index,
@@ -235,6 +272,7 @@ def _node(
         annotation_span=annotation,
         shown_span=shown,
         mirror_span=mirror,
+        loose_mirror=loose,
     )
 
 

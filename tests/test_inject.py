@@ -168,3 +168,25 @@ def test_explanation_names_the_step_the_values_and_both_answers() -> None:
     assert text.startswith(f"Step {injection.error_step + 1} copies {injection.facts['old']}")
     assert f"as {injection.facts['new']}" in text
     assert f"comes out as {injection.wrong_answer} instead of 50" in text
+
+
+def test_numbers_written_with_units_between_them_are_rewritten_in_place() -> None:
+    program = parse_program(
+        "Sam walks 3 miles a day for 5 days. How far does he walk?",
+        "Sam walks 3 miles x 5 days = <<3*5=15>>15 miles.\n#### 15",
+    )
+    assert program.nodes[0].mirror_span is None and program.nodes[0].loose_mirror
+    misread = inject(program, "misread_question", seed=0)
+    old, new = int(misread.facts["old"]), int(misread.facts["new"])
+    a, b = (new, 5) if old == 3 else (3, new)
+    expected = f"Sam walks {a} miles x {b} days = <<{a}*{b}={a * b}>>{a * b} miles."
+    assert misread.wrong_steps[0] == expected
+    operator = inject(program, "wrong_operator", seed=0)
+    assert operator.wrong_steps[0].startswith("Sam walks 3 miles + 5 days = <<3+5=8>>8")
+    # Swapping would leave the units behind ("5 miles x 3 days" is fine, "4 pounds / 8 weeks"
+    # is not): swaps need a clean copy of the expression and are refused here.
+    division = parse_program(
+        "Joey loses 8 pounds in 4 weeks.", "Joey loses 8 pounds / 4 weeks = <<8/4=2>>2.\n#### 2"
+    )
+    with pytest.raises(InjectionFailed):
+        inject(division, "swapped_operands", seed=0)

@@ -61,6 +61,7 @@ class Edit:
     value_override: Fraction | None = None  # a wrong result for a correct expression
     removed_step: int | None = None  # missing_step drops the step that computed `node`'s input
     allow_fraction: bool = False  # a swapped division really does give 0.5 of a whole thing
+    in_place: bool = True  # numbers may be rewritten where they stand (not for swaps: units)
     facts: dict[str, str] = field(default_factory=dict)  # what the explanation states
 
 
@@ -112,7 +113,8 @@ def _swapped_operands(program: Program, rng: random.Random) -> Iterator[Edit]:
             if left.value == right.value:
                 continue
             tokens = _with(_with(node.tokens, i - 1, right), i + 1, left)
-            yield Edit(node.index, tokens, facts={"op": node.tokens[i].text}, allow_fraction=True)
+            facts = {"op": node.tokens[i].text}
+            yield Edit(node.index, tokens, facts=facts, allow_fraction=True, in_place=False)
 
 
 def _wrong_substitution(program: Program, rng: random.Random) -> Iterator[Edit]:
@@ -305,6 +307,8 @@ def _require_visible_rewrite(program: Program, edit: Edit) -> None:
     node = program.nodes[edit.node]
     if node.mirror_span or edit.tokens == node.tokens or node.annotation_span is None:
         return
+    if node.loose_mirror and edit.in_place and _shape(edit.tokens) == _shape(node.tokens):
+        return
     text = program.steps[node.step]
     earlier = [n for n in program.nodes_in_step(node.step) if n.index < node.index]
     start = max(((n.shown_span or n.annotation_span)[1] for n in earlier), default=0)
@@ -348,6 +352,8 @@ def _render_steps(
         handled: list[tuple[int, int]] = []
         for node in nodes:
             spans = [s for s in (node.mirror_span, node.annotation_span, node.shown_span) if s]
+            if node.loose_mirror and node.index in changed:
+                spans += [*node.loose_mirror[0], *node.loose_mirror[1]]
             handled.extend(spans)
             if node.index not in changed:
                 continue
@@ -398,6 +404,20 @@ def _node_edits(
     if node.mirror_span:
         start, end = node.mirror_span
         edits.append((start, end, _mirror(text[start:end], node.tokens, tokens)))
+    elif node.loose_mirror and _shape(tokens) == _shape(node.tokens):
+        number_spans, operator_spans = node.loose_mirror
+        old_numbers = [t for t in node.tokens if t.is_number]
+        new_numbers = [t for t in tokens if t.is_number]
+        for (start, end), old, new in zip(number_spans, old_numbers, new_numbers, strict=True):
+            if old.value != new.value:
+                edits.append((start, end, format_like(new.value, text[start:end])))
+        old_ops = [t.text for t in node.tokens if not t.is_number]
+        new_ops = [t.text for t in tokens if not t.is_number]
+        for (start, end), old_op, new_op in zip(operator_spans, old_ops, new_ops, strict=True):
+            if old_op != new_op:
+                edits.append(
+                    (start, end, "x" if new_op == "*" and text[start:end] in "xX" else new_op)
+                )
     return edits
 
 
@@ -424,6 +444,11 @@ def _mirror(written: str, old: tuple[Token, ...], new: tuple[Token, ...]) -> str
 
 
 # ---------------------------------------------------------------- small helpers
+
+
+def _shape(tokens: tuple[Token, ...]) -> list:
+    """Numbers and operators by position, values ignored."""
+    return [t.is_number or (t.text in "()" and t.text) for t in tokens]
 
 
 def _meaning(tokens: tuple[Token, ...]) -> list:
