@@ -12,8 +12,10 @@ os.environ.setdefault("DO_NOT_TRACK", "1")
 
 REPO = Path(__file__).resolve().parents[1]
 SHARED_DATA = REPO.parent / "shared" / "data"
-GSM8K_TEST = SHARED_DATA / "gsm8k" / "test.jsonl"
-GSM8K_MODEL_SOLUTIONS = SHARED_DATA / "gsm8k" / "example_model_solutions.jsonl"
+GSM8K_DIR = SHARED_DATA / "gsm8k"
+GSM8K_TEST = GSM8K_DIR / "test.jsonl"
+GSM8K_MODEL_SOLUTIONS = GSM8K_DIR / "example_model_solutions.jsonl"
+MODEL_KEYS = ("6b_finetuning", "6b_verification", "175b_finetuning", "175b_verification")
 
 
 @pytest.fixture(scope="session")

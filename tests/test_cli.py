@@ -12,7 +12,7 @@ from flows.cli import app
 from generators.pipeline import MathConfig, run_math_batch
 from generators.sources.synthetic import SyntheticConfig, generate
 from store.shards import write_records
-from tests.conftest import GSM8K_MODEL_SOLUTIONS
+from tests.conftest import GSM8K_MODEL_SOLUTIONS, MODEL_KEYS
 
 runner = CliRunner()
 
@@ -74,7 +74,7 @@ def test_verify_steps_on_real_wrong_model_solutions(tmp_path: Path) -> None:
     rows = []
     for line in GSM8K_MODEL_SOLUTIONS.read_text().splitlines():
         record = json.loads(line)
-        for key in ("6b_finetuning", "6b_verification", "175b_finetuning", "175b_verification"):
+        for key in MODEL_KEYS:
             if not record[key]["is_correct"]:
                 steps = [s for s in record[key]["solution"].splitlines() if s.strip()]
                 rows.append({"steps": steps})

@@ -28,8 +28,9 @@ from generators.sources.synthetic import (
 from generators.verify.arithmetic import evaluate
 from schemas.ids import problem_id
 from schemas.records import Problem
+from tests.conftest import SHARED_DATA
 
-SHARED = Path(__file__).resolve().parents[2] / "shared" / "data"
+SHARED = SHARED_DATA
 GSM8K_TEST = SHARED / "gsm8k" / "test.jsonl"
 
 

@@ -20,9 +20,8 @@ from generators.verify.answers import (
     verify_answer,
     verify_answers,
 )
+from tests.conftest import GSM8K_DIR, MODEL_KEYS
 
-DATA = Path(__file__).resolve().parents[2] / "shared" / "data" / "gsm8k"
-MODEL_KEYS = ("6b_finetuning", "6b_verification", "175b_finetuning", "175b_verification")
 # Measured: 5,276 / 5,276 verdicts agree with the dataset's own grades; a floor, not a target.
 AGREEMENT_FLOOR = 0.999
 # math-verify needs seconds on this pair (sympy evaluates 10^(10^10) numerically); it is
@@ -284,7 +283,7 @@ def test_annotate_record_names_the_missing_field(record: dict, message: str) -> 
 
 
 def _shared_file(name: str) -> Path:
-    path = DATA / name
+    path = GSM8K_DIR / name
     if not path.exists():
         pytest.skip(f"shared data not available: {path}")
     return path

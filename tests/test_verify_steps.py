@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import re
-from pathlib import Path
 
 import pytest
 from hypothesis import given
@@ -17,9 +16,8 @@ from generators.verify.steps import (
     check_steps,
     first_error_step,
 )
+from tests.conftest import GSM8K_DIR, MODEL_KEYS
 
-DATA = Path(__file__).resolve().parents[2] / "shared" / "data" / "gsm8k"
-MODELS = ("6b_finetuning", "6b_verification", "175b_finetuning", "175b_verification")
 # Measured with benchmarks/step_checker_gsm8k.py; each flag was read and is a real slip.
 REFERENCE_FLAG_CEILING = 1  # "$32 - $20 = $300" in the Suzanne problem (should be $320)
 CORRECT_MODEL_FLAG_CEILING = 12  # of 2001 (0.6%), e.g. "5-3=<<5-3=2.5>>2.5 minutes"
@@ -292,7 +290,7 @@ def test_deep_nesting_is_unchecked_not_a_crash() -> None:
 
 
 def _read(name: str) -> list[dict]:
-    path = DATA / name
+    path = GSM8K_DIR / name
     if not path.exists():
         pytest.skip(f"{path} not available")
     return [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line]
@@ -312,7 +310,7 @@ def test_reference_answers_are_not_flagged() -> None:
 def test_correct_model_solutions_are_rarely_flagged() -> None:
     flagged = total = 0
     for row in _read("example_model_solutions.jsonl"):
-        for model in MODELS:
+        for model in MODEL_KEYS:
             if row[model]["is_correct"]:
                 total += 1
                 steps = split_steps(row[model]["solution"])
