@@ -80,13 +80,14 @@ def run_direct(n: int, batch_size: int, workers: int, out: Path) -> tuple[float,
     run_id = "run-" + config_hash(spec, config, batch_size)
     batches = [problems[i : i + batch_size] for i in range(0, n, batch_size)]
     pool = _pool(workers)
+    problems_key = source_hash(spec, batch_size)
     with ThreadPoolExecutor(max_workers=workers) as threads:
         outcomes = list(
             threads.map(
-                lambda batch: execute_batch(
-                    batch, out, config, run_id, source_hash(spec, batch_size), pool
+                lambda position: execute_batch(
+                    batches[position], out, config, run_id, problems_key, pool, position
                 ),
-                batches,
+                range(len(batches)),
             )
         )
     return time.perf_counter() - started, sum(o.mistakes for o in outcomes)

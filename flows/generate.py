@@ -31,7 +31,15 @@ from generators.sources.gsm8k import load_gsm8k
 from generators.sources.synthetic import SyntheticConfig, generate
 from schemas.ids import content_hash
 from schemas.records import SCHEMA_VERSION, Problem, Reject, Run, StageCount
-from store.shards import batch_done, batch_key, clean_orphans, write_records
+from store.shards import (
+    batch_done,
+    batch_item_ids,
+    batch_key,
+    batches_at,
+    clean_orphans,
+    remove_batch,
+    write_records,
+)
 
 BATCH_TABLES = ("mistakes", "rejects")
 DEFAULT_OUT = Path("data/shards")
@@ -130,18 +138,37 @@ def execute_batch(
     run_id: str,
     problems_key: str,
     pool: ProcessPoolExecutor | None = None,
+    position: int = 0,
 ) -> BatchOutcome:
-    """Run the stages over one batch and write its shards, unless they already exist."""
-    key = batch_key([p.problem_id for p in problems])
+    """Run the stages over one batch and write its shards, unless they already exist.
+
+    Batch names start with the batch's position, so a rerun with a larger or smaller limit
+    finds the batch that held a different cut of the same position (the last, partial one).
+    """
+    prefix = f"{position:05d}"
+    key = f"{prefix}-{batch_key([p.problem_id for p in problems])}"
     config_key = run_id.removeprefix("run-")
-    if batch_done(root, BATCH_TABLES, config_key, key) and batch_done(
-        root, ["problems"], problems_key, key
-    ):
+    tables = {"problems": problems_key, "rejects": config_key, "mistakes": config_key}
+    if all(batch_done(root, [table], ck, key) for table, ck in tables.items()):
         return BatchOutcome(batch=key, skipped=True)
+    ids = {p.problem_id for p in problems}
+    superseded = []
+    for other in batches_at(root, "mistakes", config_key, prefix):
+        if other == key or not batch_done(root, ["problems"], problems_key, other):
+            continue
+        members = batch_item_ids(root, "problems", problems_key, other, "problem_id")
+        if ids <= members:
+            return BatchOutcome(batch=other, skipped=True)  # a larger earlier cut covers it
+        if members <= ids:
+            superseded.append(other)
     arguments = (list(problems), root, config, run_id, config_key, problems_key, key)
     if pool is None:
-        return _compute_and_write(*arguments)
-    return pool.submit(_compute_and_write, *arguments).result()
+        outcome = _compute_and_write(*arguments)
+    else:
+        outcome = pool.submit(_compute_and_write, *arguments).result()
+    for other in superseded:  # only once the batch that replaces it is written
+        remove_batch(root, tables, other)
+    return outcome
 
 
 def _compute_and_write(
@@ -189,13 +216,15 @@ def load_problems_task(spec: SourceSpec, skip_bad: bool) -> tuple[list[Problem],
 @task(cache_policy=NO_CACHE, persist_result=False, retries=1)
 def batch_task(
     problems: list[Problem],
+    position: int,
     root: str,
     config: MathConfig,
     run_id: str,
     problems_key: str,
     workers: int,
 ) -> BatchOutcome:
-    return execute_batch(problems, Path(root), config, run_id, problems_key, _pool(workers))
+    pool = _pool(workers)
+    return execute_batch(problems, Path(root), config, run_id, problems_key, pool, position)
 
 
 def sum_counts(
@@ -264,6 +293,7 @@ def generate_flow(
     # (about 3 s per 10,000 problems on this machine).
     futures = batch_task.map(
         [quote(batch) for batch in batches],
+        list(range(len(batches))),
         root=str(root),
         config=config,
         run_id=run_id,

@@ -124,6 +124,25 @@ def batch_done(root: Path, tables: Sequence[str], config_hash: str, batch: str) 
     return all(shard_path(root, t, config_hash, batch).exists() for t in tables)
 
 
+def batches_at(root: Path, table: str, config_hash: str, position: str) -> list[str]:
+    """Names of the batches of `table` whose name starts with `position-`."""
+    directory = Path(root) / table / f"config={config_hash}"
+    pattern = f"part-{position}-*{SHARD_SUFFIX}"
+    return sorted(p.name[len("part-") : -len(SHARD_SUFFIX)] for p in directory.glob(pattern))
+
+
+def batch_item_ids(root: Path, table: str, config_hash: str, batch: str, column: str) -> set[str]:
+    """The ids in one column of one shard (a batch's members)."""
+    path = shard_path(root, table, config_hash, batch)
+    return set(pq.read_table(path, columns=[column]).column(column).to_pylist())
+
+
+def remove_batch(root: Path, tables: dict[str, str], batch: str) -> None:
+    """Delete one batch's shards; `tables` maps table name to its config hash."""
+    for table, config_hash in tables.items():
+        shard_path(root, table, config_hash, batch).unlink(missing_ok=True)
+
+
 def _pid_alive(pid: int) -> bool:
     try:
         os.kill(pid, 0)

@@ -89,6 +89,22 @@ def test_synthetic_run_writes_verified_records_and_resumes(tmp_path: Path) -> No
     )
 
 
+def test_growing_or_shrinking_the_limit_never_duplicates(tmp_path: Path) -> None:
+    out, clean = tmp_path / "shards", tmp_path / "clean"
+    common = {"source": "synthetic", "batch_size": 20, "seed": 5}
+    run_generate(limit=50, out=str(out), **common)  # batches of 20, 20 and a partial 10
+    grown = run_generate(limit=60, out=str(out), **common)
+    assert grown["batches_skipped"] == 2  # the partial batch is redone whole, then replaced
+    run_generate(limit=60, out=str(clean), **common)
+    ids = "select mistake_id from mistakes order by 1"
+    assert _sql(out, ids) == _sql(clean, ids)
+    problems = "select count(*), count(distinct problem_id) from problems"
+    assert _sql(out, problems) == [(60, 60)]
+    shrunk = run_generate(limit=45, out=str(out), **common)
+    assert shrunk["batches_skipped"] == 3 and shrunk["mistakes_written"] == 0
+    assert _sql(out, ids) == _sql(clean, ids) and _sql(out, problems) == [(60, 60)]
+
+
 def test_gsm8k_run_from_a_local_file(tmp_path: Path) -> None:
     if not GSM8K_TEST.exists():
         pytest.skip("../shared/data/gsm8k is not beside the repo")

@@ -32,9 +32,12 @@ from store.catalog import STATS_SQL, connect, query, register_parquet_views, ren
 from store.shards import (
     TEMP_SUFFIX,
     batch_done,
+    batch_item_ids,
     batch_key,
+    batches_at,
     clean_orphans,
     read_table,
+    remove_batch,
     shard_files,
     shard_path,
     write_records,
@@ -451,3 +454,14 @@ def test_render_table() -> None:
     console.print(table)
     text = console.export_text()
     assert "0.000123" in text and "2.5" in text and "None" not in text
+
+
+def test_batches_at_a_position_their_members_and_removal(tmp_path: Path) -> None:
+    write_records(tmp_path, "problems", "src", "00002-aaa", [make_problem(1), make_problem(2)])
+    write_records(tmp_path, "problems", "src", "00002-bbb", [make_problem(1)])
+    write_records(tmp_path, "problems", "src", "00003-ccc", [make_problem(3)])
+    assert batches_at(tmp_path, "problems", "src", "00002") == ["00002-aaa", "00002-bbb"]
+    members = batch_item_ids(tmp_path, "problems", "src", "00002-aaa", "problem_id")
+    assert members == {make_problem(1).problem_id, make_problem(2).problem_id}
+    remove_batch(tmp_path, {"problems": "src", "mistakes": "cfg"}, "00002-bbb")
+    assert batches_at(tmp_path, "problems", "src", "00002") == ["00002-aaa"]
