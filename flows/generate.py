@@ -41,7 +41,6 @@ from store.shards import (
     write_records,
 )
 
-BATCH_TABLES = ("mistakes", "rejects")
 DEFAULT_OUT = Path("data/shards")
 DEFAULT_BATCH_SIZE = 100
 

@@ -112,8 +112,8 @@ def inject_stage(parsed: list[tuple[Problem, Program]], ctx: BatchContext) -> li
 def verify_injection_stage(candidates: list[Candidate], ctx: BatchContext) -> list[Candidate]:
     kept = []
     for candidate in candidates:
-        problem = candidate.problem.reference_answer
-        issue = injection_problem(candidate.program.steps, candidate.injection, problem)
+        reference = candidate.problem.reference_answer
+        issue = injection_problem(candidate.program.steps, candidate.injection, reference)
         if issue:
             ctx.reject("verify_injection", *issue, candidate.item_id, _payload(candidate))
         else:
