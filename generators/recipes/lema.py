@@ -1,0 +1,64 @@
+"""LeMa: name the incorrect step, explain it, and correct the solution from there."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from generators.recipes.common import (
+    ANSWER_MARK,
+    RecipeOutput,
+    RecipeSettings,
+    assistant,
+    correction,
+    mistake_lineage,
+    user,
+)
+from schemas.exports import LemaCompletion, LemaMessages
+from schemas.records import Mistake
+
+INSTRUCTION = (
+    "Below is a math question and a solution that contains a mistake. Find the first "
+    "incorrect step, explain why it is wrong, and write the corrected solution from that "
+    "step on."
+)
+
+
+def numbered(steps: Sequence[str], first: int = 1) -> list[str]:
+    return [f"Step {first + i}: {step}" for i, step in enumerate(steps)]
+
+
+def prompt_text(mistake: Mistake) -> str:
+    solution = "\n".join([*numbered(mistake.wrong_steps), f"{ANSWER_MARK} {mistake.wrong_answer}"])
+    return f"{INSTRUCTION}\n\nQuestion: {mistake.question}\n\nSolution:\n{solution}\n"
+
+
+def completion_text(mistake: Mistake, continuation: str) -> str:
+    """Incorrect step, explanation, then the corrected steps with earlier ones elided."""
+    lines = continuation.split("\n")
+    steps, answer = lines[:-1], lines[-1]
+    step = mistake.error_step + 1
+    corrected = "\n".join([*(["..."] if step > 1 else []), *numbered(steps, first=step), answer])
+    return (
+        f"Incorrect step: Step {step}\n"
+        f"Explanation: {mistake.explanation}\n"
+        f"Correct solution:\n{corrected}"
+    )
+
+
+def build(mistakes: Sequence[Mistake], settings: RecipeSettings) -> RecipeOutput:
+    out = RecipeOutput()
+    for mistake in mistakes:
+        fixed = correction(mistake, "fix_continue")
+        if fixed is None:
+            for config in ("lema_completion", "lema_messages"):
+                out.exclude(config, "no_verified_correction", "no verified fix_continue", mistake)
+            continue
+        prompt = prompt_text(mistake)
+        completion = completion_text(mistake, fixed.continuation)
+        common = {**mistake_lineage(mistake), "error_step": mistake.error_step}
+        out.add("lema_completion", LemaCompletion(prompt=prompt, completion=completion, **common))
+        out.add(
+            "lema_messages",
+            LemaMessages(messages=[user(prompt), assistant(completion)], **common),
+        )
+    return out

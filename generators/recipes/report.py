@@ -1,0 +1,69 @@
+"""The facts an export's dataset card states: counts, rates, sources, options."""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Sequence
+from dataclasses import asdict
+from typing import Any
+
+from generators.recipes.assemble import Assembled, ExportOptions
+from schemas.exports import EXPORT_CONFIGS, CardFacts, ConfigFacts
+from schemas.records import Problem, Run
+
+TITLE = "errata mistake-correction data"
+
+
+def stage_totals(runs: Sequence[Run]) -> dict[str, tuple[int, int]]:
+    """(in, out) per pipeline stage, summed over the generation runs."""
+    totals: dict[str, list[int]] = {}
+    for run in sorted(runs, key=lambda r: r.invocation_id):
+        for count in run.counts:
+            pair = totals.setdefault(count.stage, [0, 0])
+            pair[0] += count.n_in
+            pair[1] += count.n_out
+    return {stage: (n_in, n_out) for stage, (n_in, n_out) in totals.items()}
+
+
+def card_facts(
+    assembled: Assembled,
+    options: ExportOptions,
+    problems: Sequence[Problem],
+    runs: Sequence[Run],
+    files: dict[str, dict[str, list[str]]],
+    decontamination: dict[str, Any],
+    errata_version: str,
+) -> CardFacts:
+    used = assembled.mistakes_used
+    used_sources = {m.source for m in used}
+    licenses = {p.source: p.license for p in problems if p.source in used_sources}
+    for source in used_sources - set(licenses):
+        licenses[source] = "unknown"
+    used_problems = {m.problem_id for m in used}
+    configs = [
+        ConfigFacts(
+            name=config,
+            recipe=EXPORT_CONFIGS[config][0],
+            description=EXPORT_CONFIGS[config][2],
+            files=files[config],
+            rows=assembled.counts(config),
+        )
+        for config in options.configs()
+        if files.get(config)
+    ]
+    return CardFacts(
+        title=TITLE,
+        configs=configs,
+        licenses=dict(sorted(licenses.items())),
+        problems_per_source=dict(
+            Counter(p.source for p in problems if p.problem_id in used_problems)
+        ),
+        mistakes_per_source=dict(Counter(m.source for m in used)),
+        mistakes_per_error_type=dict(Counter(m.error_type for m in used)),
+        mistakes_per_origin=dict(Counter(m.origin for m in used)),
+        stage_counts=stage_totals([r for r in runs if r.flow == "generate"]),
+        excluded=dict(assembled.excluded_counts()),
+        options={k: v for k, v in asdict(options).items() if v is not None},
+        decontamination=decontamination,
+        errata_version=errata_version,
+    )
