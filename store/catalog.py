@@ -18,6 +18,7 @@ from rich.table import Table
 
 from schemas.arrow import table_schema
 from schemas.records import TABLES
+from store.export import EXCLUSIONS, META_DIR, export_files, is_export
 from store.shards import SHARD_SUFFIX
 
 PARTITION_COLUMN = "config"
@@ -94,10 +95,37 @@ def register_parquet_views(con: duckdb.DuckDBPyConnection, name_to_glob: dict[st
             raise FileNotFoundError(f"view {name!r}: no Parquet files match {pattern}")
 
 
-def connect(root: Path) -> duckdb.DuckDBPyConnection:
-    """An in-memory connection with one view per record table over the shards under `root`."""
+def register_export_views(con: duckdb.DuckDBPyConnection, export_dir: Path) -> list[str]:
+    """One view per config of an export folder, with a `split` column; returns the names.
+
+    The exclusion log is the view `export_exclusions`.
+    """
+    names = []
+    for config, splits in export_files(export_dir).items():
+        parts = [
+            f"select *, {_sql_string(split)} as split "
+            f"from read_parquet([{', '.join(_sql_string(str(f)) for f in files)}])"
+            for split, files in splits.items()
+        ]
+        con.execute(
+            f"create or replace view {_quote_ident(config)} as {' union all by name '.join(parts)}"
+        )
+        names.append(config)
+    exclusions = Path(export_dir) / META_DIR / EXCLUSIONS
+    con.execute(
+        "create or replace view export_exclusions as "
+        f"select * from read_parquet({_sql_string(str(exclusions))})"
+    )
+    return [*names, "export_exclusions"]
+
+
+def connect(root: Path, export_dir: Path | None = None) -> duckdb.DuckDBPyConnection:
+    """An in-memory connection with one view per record table over the shards under `root`,
+    and, when `export_dir` holds an export, one view per export config."""
     con = duckdb.connect(":memory:")
     register_parquet_views(con, {table: _table_glob(root, table) for table in TABLES})
+    if export_dir is not None and is_export(export_dir):
+        register_export_views(con, export_dir)
     return con
 
 
@@ -107,9 +135,9 @@ def _run(con: duckdb.DuckDBPyConnection, sql: str) -> tuple[list[str], list[tupl
     return columns, result.fetchall()
 
 
-def query(root: Path, sql: str) -> tuple[list[str], list[tuple]]:
-    """Run one SQL statement over the shards; returns column names and rows."""
-    con = connect(root)
+def query(root: Path, sql: str, export_dir: Path | None = None) -> tuple[list[str], list[tuple]]:
+    """Run one SQL statement over the shards (and an export); returns column names and rows."""
+    con = connect(root, export_dir)
     try:
         return _run(con, sql)
     finally:
