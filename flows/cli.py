@@ -12,6 +12,8 @@ from typing import Annotated, Any
 # Quiet the temporary server's telemetry before Prefect is imported; real errors still show.
 os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
 os.environ.setdefault("DO_NOT_TRACK", "1")
+# The default 20 s is too short for a temporary server on a busy 2-core machine.
+os.environ.setdefault("PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS", "90")
 
 import typer
 from rich.console import Console
@@ -19,6 +21,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeElapsedCo
 
 from generators.sources.errors import BadInputError
 from generators.sources.files import iter_json_lines
+from schemas.exports import RECIPES
 from store import catalog
 
 app = typer.Typer(add_completion=False, no_args_is_help=False, help=__doc__)
@@ -186,13 +189,23 @@ def verify_steps_command(
         err_console.print(f"{count} lines -> {out}")
 
 
+ExportOption = Annotated[
+    Path, typer.Option("--export", help="An export folder whose configs become views too.")
+]
+
+
 @app.command()
-def query(sql: str, out: OutOption = Path("data/shards")) -> None:
-    """Run SQL over the shards (views: problems, attempts, mistakes, rejects, runs)."""
+def query(
+    sql: str,
+    out: OutOption = Path("data/shards"),
+    export: ExportOption = Path("data/export"),
+) -> None:
+    """Run SQL over the shards (views: problems, attempts, mistakes, rejects, runs) and over
+    the export's configs (one view per config, with a `split` column; export_exclusions)."""
     import duckdb
 
     try:
-        columns, rows = catalog.query(out, sql)
+        columns, rows = catalog.query(out, sql, export)
     except duckdb.Error as exc:
         _fail(str(exc))
     console.print(catalog.render_table(columns, rows))
@@ -203,6 +216,82 @@ def stats(out: OutOption = Path("data/shards")) -> None:
     """Counts by source, error type, origin, verdict and reject reason."""
     for name, (columns, rows) in catalog.stats_with_columns(out).items():
         console.print(catalog.render_table(columns, rows, name.replace("_", " ")))
+
+
+def _split_list(value: str | None) -> list[str] | None:
+    return [item.strip() for item in value.split(",") if item.strip()] if value else None
+
+
+@app.command()
+def export(
+    recipe: Annotated[
+        str, typer.Option(help=f"Comma-separated recipes, or all: {', '.join(RECIPES)}")
+    ] = "all",
+    out: Annotated[Path, typer.Option("--out", help="Export folder (Hub-ready)")] = Path(
+        "data/export"
+    ),
+    shards: Annotated[Path, typer.Option(help="Shard root to read")] = Path("data/shards"),
+    seed: int = 0,
+    test_fraction: Annotated[float, typer.Option(help="Share of problems in test")] = 0.1,
+    max_per_problem: Annotated[int | None, typer.Option(help="Rows per problem, per config")] = (
+        None
+    ),
+    error_types: Annotated[str | None, typer.Option(help="Comma-separated error types")] = None,
+    origins: Annotated[str | None, typer.Option(help="Comma-separated: injected, natural")] = None,
+    decontaminate: Annotated[
+        list[Path] | None,
+        typer.Option(help="Benchmark file (JSONL/JSON/Parquet with questions); repeatable"),
+    ] = None,
+    ngram: Annotated[int, typer.Option(help="Words per n-gram for decontamination")] = 13,
+    retry_rate: Annotated[float, typer.Option(help="retry recipe: extra retries per step")] = 0.1,
+    show: Annotated[int, typer.Option(help="Print this many rows of each config")] = 0,
+) -> None:
+    """Build training sets (LEMMA, RISE, LeMa, ...) from the shards into a Hub-ready folder."""
+    from flows.export import run_export
+    from store.export import ExportDirError
+
+    recipes = list(RECIPES) if recipe == "all" else _split_list(recipe) or []
+    try:
+        summary = run_export(
+            recipes=recipes,
+            shards=str(shards),
+            out=str(out),
+            seed=seed,
+            test_fraction=test_fraction,
+            max_per_problem=max_per_problem,
+            error_types=_split_list(error_types),
+            origins=_split_list(origins),
+            decontaminate=[str(p) for p in decontaminate or []],
+            ngram=ngram,
+            retry_rate=retry_rate,
+        )
+    except (ValueError, FileNotFoundError, ExportDirError, BadInputError) as exc:
+        _fail(str(exc))
+    rows = [
+        (config, counts.get("train", 0), counts.get("test", 0))
+        for config, counts in summary["configs"].items()
+    ]
+    console.print(catalog.render_table(["config", "train", "test"], rows, "export"))
+    excluded = [(*key.split("/"), n) for key, n in summary["excluded"].items()]
+    if excluded:
+        console.print(
+            catalog.render_table(["config", "step", "reason", "rows"], excluded, "left out")
+        )
+    console.print(f"export under [bold]{out.resolve()}[/] (dataset card: README.md)")
+    if show:
+        _show_rows(out, show)
+
+
+def _show_rows(out: Path, n: int) -> None:
+    import pyarrow.parquet as pq
+
+    from store.export import export_files
+
+    for config, splits in export_files(out).items():
+        first = next(iter(splits.values()))[0]
+        for row in pq.read_table(first).slice(0, n).to_pylist():
+            console.rule(f"[bold]{config}[/]")
+            console.print_json(json.dumps(row, ensure_ascii=False))
 
 
 def main() -> None:
