@@ -6,20 +6,21 @@ folder (Parquet per config and split, exclusion log, manifest, dataset card) and
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, get_args
 
 from prefect import flow, task
 from prefect.artifacts import create_markdown_artifact
 from prefect.cache_policies import NO_CACHE
 from prefect.utilities.annotations import quote
 
-from flows.generate import _version
-from generators.recipes.assemble import Assembled, ExportOptions, assemble, unknown_recipes
+from flows.generate import errata_version
+from generators.recipes.assemble import Assembled, ExportOptions, assemble
 from generators.recipes.report import card_facts
 from generators.recipes.select import Contamination
 from schemas.exports import RECIPES
-from schemas.records import Mistake, Problem, Run
+from schemas.records import ERROR_TYPES, Mistake, Origin, Problem, Run
 from store.card import write_card
 from store.export import publish, staging_dir, write_config, write_exclusions, write_manifest
 from store.shards import read_table
@@ -61,7 +62,7 @@ def write_folder(
     }
     files = {config: splits for config, splits in files.items() if splits}
     write_exclusions(staging, assembled.excluded)
-    version = _version()
+    version = errata_version()
     facts = card_facts(assembled, options, problems, runs, files, decontamination, version)
     write_card(staging, facts)
     write_manifest(
@@ -76,6 +77,12 @@ def write_folder(
     )
     publish(staging, Path(out))
     return files
+
+
+def check_choices(what: str, chosen: list[str] | None, allowed: Sequence[str]) -> None:
+    unknown = sorted(set(chosen or []) - set(allowed))
+    if unknown:
+        raise ValueError(f"unknown {what}(s) {unknown}; choose from {list(allowed)}")
 
 
 def load_contamination(paths: list[str], ngram: int) -> Contamination | None:
@@ -99,9 +106,9 @@ def export_flow(
     retry_rate: float = 0.1,
 ) -> dict[str, Any]:
     """Build the training sets of the chosen recipes from the shards into a Hub-ready folder."""
-    unknown = unknown_recipes(recipes)
-    if unknown:
-        raise ValueError(f"unknown recipe(s) {unknown}; choose from {list(RECIPES)}")
+    check_choices("recipe", recipes, RECIPES)
+    check_choices("error type", error_types, ERROR_TYPES)
+    check_choices("origin", origins, get_args(Origin))
     if not Path(shards).is_dir():
         raise FileNotFoundError(f"no shards at {shards}: run `errata run` first")
     options = ExportOptions(
@@ -118,6 +125,11 @@ def export_flow(
     if not mistakes:
         raise ValueError(f"no mistake records under {shards}: run `errata run` first")
     assembled = assemble_rows(quote(mistakes), options, contamination)
+    if not any(rows for splits in assembled.rows.values() for rows in splits.values()):
+        raise ValueError(
+            f"no rows left for {', '.join(recipes)} after the filters "
+            f"(error types {error_types or 'all'}, origins {origins or 'all'})"
+        )
     decon: dict[str, Any] = {}
     if contamination is not None:
         dropped = [e for e in assembled.excluded if e.step == "decontaminate"]

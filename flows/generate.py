@@ -323,7 +323,7 @@ def generate_flow(
         batches_total=len(batches),
         batches_skipped=sum(o.skipped for o in outcomes),
         counts=counts,
-        errata_version=_version(),
+        errata_version=errata_version(),
     )
     write_records(root, "runs", config_key, run.invocation_id, [run])
     summary = {
@@ -360,7 +360,7 @@ def _report(summary: dict[str, Any], counts: Sequence[StageCount]) -> None:
     create_markdown_artifact("\n".join(lines), key="errata-generate-summary")
 
 
-def _version() -> str:
+def errata_version() -> str:
     from importlib.metadata import PackageNotFoundError, version
 
     try:
