@@ -12,6 +12,7 @@ import datasets
 import pyarrow.parquet as pq
 import pytest
 from prefect.testing.utilities import prefect_test_harness
+from trl.data_utils import is_conversational, maybe_apply_chat_template
 from typer.testing import CliRunner
 
 from flows.cli import app
@@ -22,6 +23,7 @@ from generators.verify.answers import extract_answer, verify_answer
 from store import catalog
 from store.export import export_files, read_manifest
 from tests.conftest import GSM8K_TEST
+from tests.trl_helpers import check_trl_row, offline_chat_tokenizer
 
 pytestmark = pytest.mark.slow
 
@@ -87,6 +89,51 @@ def test_every_config_loads_in_datasets_with_duckdb_counts(export_dir: Path, sha
         assert {split: ds.num_rows for split, ds in loaded.items()} == dict(counted), config
         assert set(loaded) == set(splits) == {"train", "test"}
         assert all(n > 0 for n in dict(counted).values())
+
+
+# Every config but lemma_alpaca (Alpaca's instruction/input/output is not a TRL shape).
+TRL_CONFIGS = {
+    "lemma_messages": True,  # config -> conversational
+    "rise_solution_pairs": True,
+    "rise_step_pairs": False,
+    "lema_completion": False,
+    "lema_messages": True,
+    "introspect": True,
+    "prm": False,
+    "retry": False,
+    "kto": False,
+}
+
+
+def test_rows_pass_trls_own_format_helpers(export_dir: Path):
+    tokenizer = offline_chat_tokenizer()
+    for config, conversational in TRL_CONFIGS.items():
+        train = datasets.load_dataset(str(export_dir), config, split="train")
+        for row in train:
+            assert is_conversational(row) is conversational, config
+            check_trl_row(row, tokenizer)
+        # The path TRL's trainers take: Dataset.map over the whole split.
+        mapped = train.map(maybe_apply_chat_template, fn_kwargs={"processing_class": tokenizer})
+        if config in ("lemma_messages", "lema_messages", "introspect"):
+            assert all("<|im_start|>assistant" in text for text in mapped["text"])
+        if config == "rise_solution_pairs":
+            assert all(p.endswith("<|im_start|>assistant\n") for p in mapped["prompt"])
+
+
+def test_the_trl_check_rejects_malformed_export_rows(export_dir: Path):
+    tokenizer = offline_chat_tokenizer()
+    row = _rows(export_dir, "lemma_messages", "train")[0]
+    del row["messages"][1]["role"]
+    with pytest.raises(ValueError, match="role"):
+        check_trl_row(row, tokenizer)
+    pair = _rows(export_dir, "rise_solution_pairs", "train")[0]
+    pair["chosen"] = pair["chosen"][0]["content"]  # a string beside a conversational prompt
+    with pytest.raises(ValueError, match="mixes"):
+        check_trl_row(pair, tokenizer)
+    steps = _rows(export_dir, "prm", "train")[0]
+    steps["labels"] = steps["labels"][:-1]
+    with pytest.raises(ValueError, match="labels"):
+        check_trl_row(steps, tokenizer)
 
 
 def test_card_front_matter_lists_every_config_with_one_default(export_dir: Path):
