@@ -13,6 +13,7 @@ $(STAMP): pyproject.toml constraints.txt
 
 demo: $(STAMP)
 	$(BIN)/errata run
+	$(BIN)/errata export
 
 test: $(STAMP)
 	$(BIN)/ruff check .
@@ -31,4 +32,4 @@ bench: $(STAMP)
 	$(BIN)/python benchmarks/offline_pipeline.py
 
 clean:
-	rm -rf $(VENV) data/shards
+	rm -rf $(VENV) data/shards data/export
