@@ -22,7 +22,7 @@ from generators.recipes.select import (
     dedupe,
     limit_per_problem,
 )
-from schemas.exports import EXPORT_CONFIGS, configs_of
+from schemas.exports import configs_of
 from schemas.records import Mistake
 
 SPLITS = ("train", "test")
@@ -58,10 +58,6 @@ class Assembled:
         return Counter((e.config, e.step, e.reason) for e in self.excluded)
 
 
-def unknown_recipes(recipes: Sequence[str]) -> list[str]:
-    return [name for name in recipes if name not in BUILDERS]
-
-
 def filter_mistakes(
     mistakes: Sequence[Mistake], options: ExportOptions
 ) -> tuple[list[Mistake], list[Excluded]]:
@@ -95,7 +91,7 @@ def assemble(
     contamination: Contamination | None = None,
 ) -> Assembled:
     """Rows of every config of the chosen recipes, split, deduplicated and filtered."""
-    unknown = unknown_recipes(options.recipes)
+    unknown = [name for name in options.recipes if name not in BUILDERS]
     if unknown:
         raise ValueError(f"unknown recipe(s) {unknown}; choose from {sorted(BUILDERS)}")
     ordered = sorted(mistakes, key=lambda m: (m.problem_id, m.mistake_id))
@@ -121,7 +117,3 @@ def assemble(
                 by_split[row.pop("split")].append(row)
             result.rows[config] = by_split
     return result
-
-
-def config_description(config: str) -> str:
-    return EXPORT_CONFIGS[config][2]
