@@ -7,8 +7,10 @@ why, and the final rows are sorted, so the same shards always give the same expo
 
 from __future__ import annotations
 
+import gc
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -85,12 +87,38 @@ def filter_mistakes(
     return kept, excluded
 
 
+@contextmanager
+def _without_gc_pauses() -> Iterator[None]:
+    """Pause CPython's cycle collector while building rows.
+
+    An export holds hundreds of thousands of small row objects, none in reference cycles;
+    the collector rescanning them took half of assemble's time (4.0 s vs 7.7 s for 2,000
+    problems). Reference counting still frees everything as usual.
+    """
+    enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if enabled:
+            gc.enable()
+
+
 def assemble(
     mistakes: Sequence[Mistake],
     options: ExportOptions,
     contamination: Contamination | None = None,
 ) -> Assembled:
     """Rows of every config of the chosen recipes, split, deduplicated and filtered."""
+    with _without_gc_pauses():
+        return _assemble(mistakes, options, contamination)
+
+
+def _assemble(
+    mistakes: Sequence[Mistake],
+    options: ExportOptions,
+    contamination: Contamination | None,
+) -> Assembled:
     unknown = [name for name in options.recipes if name not in BUILDERS]
     if unknown:
         raise ValueError(f"unknown recipe(s) {unknown}; choose from {sorted(BUILDERS)}")
@@ -98,6 +126,7 @@ def assemble(
     kept, excluded = filter_mistakes(ordered, options)
     result = Assembled(excluded=excluded, mistakes_used=kept)
     questions = {m.problem_id: m.question for m in kept}
+    split_of = {p: assign_split(p, options.seed, options.test_fraction) for p in questions}
     settings = RecipeSettings(seed=options.seed, retry_rate=options.retry_rate)
     for recipe in options.recipes:
         built = BUILDERS[recipe](kept, settings)
@@ -105,7 +134,7 @@ def assemble(
         for config in configs_of(recipe):
             rows = [row.model_dump() for row in built.rows.get(config, [])]
             for row in rows:
-                row["split"] = assign_split(row["problem_id"], options.seed, options.test_fraction)
+                row["split"] = split_of[row["problem_id"]]
             rows, dropped = dedupe(config, rows)
             result.excluded.extend(dropped)
             rows, dropped = decontaminate(config, rows, questions, contamination)

@@ -62,9 +62,8 @@ def assign_split(problem_id: str, seed: int, test_fraction: float) -> str:
 
 
 def _lineage(row: dict[str, Any]) -> tuple[str, ...]:
-    # A tie-break only; repr is deterministic for the str/None values these columns hold and
-    # far cheaper than JSON over 100k rows.
-    return tuple(repr(row.get(c)) for c in (*LINEAGE_COLUMNS, "split"))
+    # A tie-break only: these columns hold strings or None (sorted as "").
+    return tuple(row.get(c) or "" for c in (*LINEAGE_COLUMNS, "split"))
 
 
 def _describe(row: dict[str, Any]) -> str:
