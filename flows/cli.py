@@ -189,8 +189,13 @@ def verify_steps_command(
         err_console.print(f"{count} lines -> {out}")
 
 
+DEFAULT_EXPORT = Path("data/export")
 ExportOption = Annotated[
-    Path, typer.Option("--export", help="An export folder whose configs become views too.")
+    Path | None,
+    typer.Option(
+        "--export",
+        help=f"Export folder whose configs become views too [default: {DEFAULT_EXPORT} if there]",
+    ),
 ]
 
 
@@ -198,12 +203,20 @@ ExportOption = Annotated[
 def query(
     sql: str,
     out: OutOption = Path("data/shards"),
-    export: ExportOption = Path("data/export"),
+    export: ExportOption = None,
 ) -> None:
     """Run SQL over the shards (views: problems, attempts, mistakes, rejects, runs) and over
     the export's configs (one view per config, with a `split` column; export_exclusions)."""
     import duckdb
 
+    from store.export import is_export
+
+    if export is None:
+        export = DEFAULT_EXPORT if is_export(DEFAULT_EXPORT) else None
+    elif not is_export(export):
+        _fail(
+            f"{export} is not an errata export folder (no _errata/export.json); run errata export"
+        )
     try:
         columns, rows = catalog.query(out, sql, export)
     except duckdb.Error as exc:
@@ -227,9 +240,7 @@ def export(
     recipe: Annotated[
         str, typer.Option(help=f"Comma-separated recipes, or all: {', '.join(RECIPES)}")
     ] = "all",
-    out: Annotated[Path, typer.Option("--out", help="Export folder (Hub-ready)")] = Path(
-        "data/export"
-    ),
+    out: Annotated[Path, typer.Option("--out", help="Export folder (Hub-ready)")] = DEFAULT_EXPORT,
     shards: Annotated[Path, typer.Option(help="Shard root to read")] = Path("data/shards"),
     seed: int = 0,
     test_fraction: Annotated[float, typer.Option(help="Share of problems in test")] = 0.1,

@@ -298,6 +298,10 @@ def test_export_errors_name_the_fix(shards: Path, tmp_path: Path):
         ["export", "--recipe", "kto", "--shards", str(shards), "--decontaminate", str(missing)],
     )
     assert result.exit_code == 2 and "nothing.jsonl" in result.output
+    result = runner.invoke(
+        app, ["query", "select 1", "--out", str(shards), "--export", str(foreign)]
+    )
+    assert result.exit_code == 2 and "not an errata export" in result.output
 
 
 def test_cli_export_shows_rows_and_query_sees_the_configs(shards: Path, tmp_path: Path):
