@@ -17,7 +17,7 @@ from prefect.utilities.annotations import quote
 
 from flows.generate import errata_version
 from generators.recipes.assemble import Assembled, ExportOptions, assemble
-from generators.recipes.report import card_facts
+from generators.recipes.report import card_facts, decontamination_facts
 from generators.recipes.select import Contamination
 from schemas.exports import RECIPES
 from schemas.records import ERROR_TYPES, Mistake, Origin, Problem, Run
@@ -130,16 +130,7 @@ def export_flow(
             f"no rows left for {', '.join(recipes)} after the filters "
             f"(error types {error_types or 'all'}, origins {origins or 'all'})"
         )
-    decon: dict[str, Any] = {}
-    if contamination is not None:
-        dropped = [e for e in assembled.excluded if e.step == "decontaminate"]
-        decon = {
-            "files": [Path(p).name for p in decontaminate or []],
-            "questions": contamination.n_questions,
-            "n": contamination.n,
-            "dropped_rows": len(dropped),
-            "problems": len({e.problem_id for e in dropped}),
-        }
+    decon = decontamination_facts(assembled, contamination, decontaminate or [])
     files = write_folder(out, quote(assembled), options, quote(problems), quote(runs), decon)
     summary = {
         "out": str(Path(out)),

@@ -5,9 +5,11 @@ from __future__ import annotations
 from collections import Counter
 from collections.abc import Sequence
 from dataclasses import asdict
+from pathlib import Path
 from typing import Any
 
 from generators.recipes.assemble import Assembled, ExportOptions
+from generators.recipes.select import Contamination
 from schemas.exports import EXPORT_CONFIGS, CardFacts, ConfigFacts
 from schemas.records import Problem, Run
 
@@ -23,6 +25,22 @@ def stage_totals(runs: Sequence[Run]) -> dict[str, tuple[int, int]]:
             pair[0] += count.n_in
             pair[1] += count.n_out
     return {stage: (n_in, n_out) for stage, (n_in, n_out) in totals.items()}
+
+
+def decontamination_facts(
+    assembled: Assembled, contamination: Contamination | None, files: Sequence[str]
+) -> dict[str, Any]:
+    """What the card says about decontamination; file names only, never the user's paths."""
+    if contamination is None:
+        return {}
+    dropped = [e for e in assembled.excluded if e.step == "decontaminate"]
+    return {
+        "files": [Path(f).name for f in files],
+        "questions": contamination.n_questions,
+        "n": contamination.n,
+        "dropped_rows": len(dropped),
+        "problems": len({e.problem_id for e in dropped}),
+    }
 
 
 def card_facts(
