@@ -17,10 +17,10 @@ from pathlib import Path
 from typing import Any
 
 import pyarrow as pa
-import pyarrow.parquet as pq
 
 from schemas.arrow import arrow_schema
 from schemas.exports import EXPORT_CONFIGS
+from store.shards import write_shard
 
 META_DIR = "_errata"
 MANIFEST = "export.json"
@@ -62,16 +62,8 @@ def _row_group_size(table: pa.Table) -> int:
 
 
 def write_parquet(path: Path, table: pa.Table) -> None:
-    """zstd, page index, viewer-sized row groups, written to a temp name then renamed."""
-    temp = path.with_name(f".{path.name}.tmp")
-    pq.write_table(
-        table,
-        temp,
-        compression="zstd",
-        write_page_index=True,
-        row_group_size=_row_group_size(table),
-    )
-    os.replace(temp, path)
+    """zstd, page index, viewer-sized row groups, written atomically like every shard."""
+    write_shard(path, table, row_group_size=_row_group_size(table))
 
 
 def write_config(
@@ -83,7 +75,6 @@ def write_config(
         if not rows:
             continue
         chunks = [rows[i : i + MAX_ROWS_PER_FILE] for i in range(0, len(rows), MAX_ROWS_PER_FILE)]
-        (out / config).mkdir(parents=True, exist_ok=True)
         for index, chunk in enumerate(chunks):
             relative = f"{config}/{shard_name(split, index, len(chunks))}"
             write_parquet(out / relative, config_table(config, chunk))
@@ -94,7 +85,6 @@ def write_config(
 def write_exclusions(out: Path, excluded: Sequence[Any]) -> None:
     rows = [asdict(item) for item in excluded]
     rows.sort(key=lambda r: (r["config"], r["step"], r["problem_id"], r["mistake_id"] or ""))
-    (out / META_DIR).mkdir(parents=True, exist_ok=True)
     write_parquet(out / META_DIR / EXCLUSIONS, pa.Table.from_pylist(rows, schema=EXCLUSION_SCHEMA))
 
 

@@ -76,7 +76,7 @@ def _footer_metadata(schema: pa.Schema) -> dict[bytes, bytes]:
     return {k: v for k, v in metadata.items() if k.decode().startswith(FOOTER_KEY_PREFIX)}
 
 
-def write_shard(path: Path, table: pa.Table) -> Path:
+def write_shard(path: Path, table: pa.Table, row_group_size: int = ROW_GROUP_ROWS) -> Path:
     """Write `table` to `path` atomically and deterministically (same table, same bytes)."""
     path = Path(path)
     _make_dirs(path.parent)
@@ -94,7 +94,7 @@ def write_shard(path: Path, table: pa.Table) -> Path:
                 write_page_index=True,
                 store_schema=False,
             )
-            writer.write_table(table, row_group_size=ROW_GROUP_ROWS)
+            writer.write_table(table, row_group_size=row_group_size)
             writer.add_key_value_metadata(_footer_metadata(table.schema))
             writer.close()
             file.flush()
