@@ -38,9 +38,8 @@ from generators.recipes.assemble import ExportOptions, assemble
 from generators.recipes.select import Contamination
 from schemas.arrow import arrow_schema
 from schemas.exports import EXPORT_CONFIGS, RECIPES
-from schemas.records import Mistake
 from store.export import write_config
-from store.shards import read_table
+from store.shards import read_records
 
 TARGET_ROWS_PER_S = 20_000
 TARGET_RSS_BYTES = 2048 * 2**20
@@ -67,7 +66,7 @@ def run_export(
     """The flow's read, assemble and write steps: (seconds per phase, mistakes in, rows)."""
     seconds: dict[str, float] = {}
     started = time.perf_counter()
-    mistakes = [Mistake.model_validate(r) for r in read_table(shards, "mistakes").to_pylist()]
+    mistakes = read_records(shards, "mistakes")
     seconds["read"] = time.perf_counter() - started
     started = time.perf_counter()
     options = ExportOptions(recipes=RECIPES)

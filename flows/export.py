@@ -18,24 +18,28 @@ from prefect.utilities.annotations import quote
 from flows.generate import errata_version
 from generators.recipes.assemble import Assembled, ExportOptions, assemble
 from generators.recipes.report import card_facts, decontamination_facts
-from generators.recipes.select import Contamination
+from generators.recipes.select import DEFAULT_NGRAM, Contamination
 from schemas.exports import RECIPES
 from schemas.records import ERROR_TYPES, Mistake, Origin, Problem, Run
 from store.card import write_card
-from store.export import publish, staging_dir, write_config, write_exclusions, write_manifest
-from store.shards import read_table
-
-DEFAULT_EXPORT = Path("data/export")
-DEFAULT_NGRAM = 13
+from store.export import (
+    DEFAULT_EXPORT,
+    publish,
+    staging_dir,
+    write_config,
+    write_exclusions,
+    write_manifest,
+)
+from store.shards import read_records
 
 
 @task(cache_policy=NO_CACHE)
 def read_store(shards: str) -> tuple[list[Mistake], list[Problem], list[Run]]:
     root = Path(shards)
     return (
-        [Mistake.model_validate(r) for r in read_table(root, "mistakes").to_pylist()],
-        [Problem.model_validate(r) for r in read_table(root, "problems").to_pylist()],
-        [Run.model_validate(r) for r in read_table(root, "runs").to_pylist()],
+        read_records(root, "mistakes"),
+        read_records(root, "problems"),
+        read_records(root, "runs"),
     )
 
 

@@ -199,3 +199,9 @@ def read_table(root: Path, table_name: str) -> pa.Table:
         return schema.empty_table()
     # An explicit schema makes every shard read back with the model's types and field names.
     return ds.dataset(files, schema=schema, format="parquet").to_table()
+
+
+def read_records(root: Path, table_name: str) -> list[Record]:
+    """All rows of a table as its record model."""
+    model = TABLES[table_name]
+    return [model.model_validate(row) for row in read_table(root, table_name).to_pylist()]
