@@ -19,10 +19,12 @@ import typer
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeElapsedColumn
 
+from generators.recipes.select import DEFAULT_NGRAM
 from generators.sources.errors import BadInputError
 from generators.sources.files import iter_json_lines
 from schemas.exports import RECIPES
 from store import catalog
+from store.export import DEFAULT_EXPORT, ExportDirError, export_files, is_export
 
 app = typer.Typer(add_completion=False, no_args_is_help=False, help=__doc__)
 console = Console()
@@ -189,7 +191,6 @@ def verify_steps_command(
         err_console.print(f"{count} lines -> {out}")
 
 
-DEFAULT_EXPORT = Path("data/export")
 ExportOption = Annotated[
     Path | None,
     typer.Option(
@@ -208,8 +209,6 @@ def query(
     """Run SQL over the shards (views: problems, attempts, mistakes, rejects, runs) and over
     the export's configs (one view per config, with a `split` column; export_exclusions)."""
     import duckdb
-
-    from store.export import is_export
 
     if export is None:
         export = DEFAULT_EXPORT if is_export(DEFAULT_EXPORT) else None
@@ -253,13 +252,14 @@ def export(
         list[Path] | None,
         typer.Option(help="Benchmark file (JSONL/JSON/Parquet with questions); repeatable"),
     ] = None,
-    ngram: Annotated[int, typer.Option(help="Words per n-gram for decontamination")] = 13,
+    ngram: Annotated[int, typer.Option(help="Words per n-gram for decontamination")] = (
+        DEFAULT_NGRAM
+    ),
     retry_rate: Annotated[float, typer.Option(help="retry recipe: extra retries per step")] = 0.1,
     show: Annotated[int, typer.Option(help="Print this many rows of each config")] = 0,
 ) -> None:
     """Build training sets (LEMMA, RISE, LeMa, ...) from the shards into a Hub-ready folder."""
     from flows.export import run_export
-    from store.export import ExportDirError
 
     recipes = list(RECIPES) if recipe == "all" else _split_list(recipe) or []
     try:
@@ -295,8 +295,6 @@ def export(
 
 def _show_rows(out: Path, n: int) -> None:
     import pyarrow.parquet as pq
-
-    from store.export import export_files
 
     for config, splits in export_files(out).items():
         first = next(iter(splits.values()))[0]

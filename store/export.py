@@ -22,6 +22,7 @@ from schemas.arrow import arrow_schema
 from schemas.exports import EXPORT_CONFIGS
 from store.shards import write_shard
 
+DEFAULT_EXPORT = Path("data/export")
 META_DIR = "_errata"
 MANIFEST = "export.json"
 EXCLUSIONS = "exclusions.parquet"

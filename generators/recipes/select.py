@@ -21,6 +21,7 @@ from schemas.ids import content_hash
 
 LINEAGE_COLUMNS = ("problem_id", "mistake_id", "source", "origin", "error_type")
 QUESTION_FIELDS = ("question", "problem", "prompt")
+DEFAULT_NGRAM = 13  # words, as in GPT-3's contamination analysis
 _WORD_RE = re.compile(r"\w+")
 _UNIT = 16**15  # content_hash(..., length=15) is uniform on [0, 16**15)
 
@@ -122,7 +123,7 @@ class Contamination:
     hash seed doesn't matter, and a 64-bit collision is far too unlikely to worry about.
     """
 
-    def __init__(self, questions: Iterable[str], n: int = 13) -> None:
+    def __init__(self, questions: Iterable[str], n: int = DEFAULT_NGRAM) -> None:
         if n < 1:
             raise ValueError(f"n must be at least 1, got {n}")
         self.n = n
@@ -134,7 +135,7 @@ class Contamination:
 
     @classmethod
     def from_files(
-        cls, paths: Sequence[Path], n: int = 13, field: str = "question"
+        cls, paths: Sequence[Path], n: int = DEFAULT_NGRAM, field: str = "question"
     ) -> Contamination:
         """Index the `field` of every record in .jsonl, .json (array) or .parquet files, falling
         back to "problem" then "prompt" where `field` is absent."""
