@@ -17,7 +17,7 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
-from generators.verify.answers import AnswerCheck, verify_answers  # noqa: E402
+from errata.generators.verify.answers import AnswerCheck, verify_answers  # noqa: E402
 
 MODEL_KEYS = ("6b_finetuning", "6b_verification", "175b_finetuning", "175b_verification")
 DEFAULT_DATA = REPO.parent / "shared" / "data" / "gsm8k"

@@ -32,14 +32,13 @@ os.environ.setdefault("PREFECT_LOGGING_LEVEL", "WARNING")
 from rich.console import Console
 from rich.table import Table
 
-import flows.generate
 from benchmarks.offline_pipeline import PeakRss, run_direct
-from generators.recipes.assemble import ExportOptions, assemble
-from generators.recipes.select import Contamination
-from schemas.arrow import arrow_schema
-from schemas.exports import EXPORT_CONFIGS, RECIPES
-from store.export import write_config
-from store.shards import read_records
+from errata.generators.recipes.assemble import ExportOptions, assemble
+from errata.generators.recipes.select import Contamination
+from errata.schemas.arrow import arrow_schema
+from errata.schemas.exports import EXPORT_CONFIGS, RECIPES
+from errata.store.export import write_config
+from errata.store.shards import read_records
 
 TARGET_ROWS_PER_S = 20_000
 TARGET_RSS_BYTES = 2048 * 2**20
@@ -55,8 +54,8 @@ def make_shards(n: int, batch_size: int, workers: int, out: Path) -> float:
     try:
         seconds, _ = run_direct(n, batch_size, workers, out)
     finally:
-        flows.generate._pool(workers).shutdown()
-        flows.generate._POOL = None
+        errata.flows.generate._pool(workers).shutdown()
+        errata.flows.generate._POOL = None
     return seconds
 
 

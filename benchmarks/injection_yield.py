@@ -19,10 +19,10 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from rich.console import Console
 from rich.table import Table
 
-from generators.pipeline import MathConfig, run_math_batch
-from generators.sources.gsm8k import load_gsm8k
-from generators.sources.synthetic import SyntheticConfig, generate
-from schemas.records import Problem
+from errata.generators.pipeline import MathConfig, run_math_batch
+from errata.generators.sources.gsm8k import load_gsm8k
+from errata.generators.sources.synthetic import SyntheticConfig, generate
+from errata.schemas.records import Problem
 
 DEFAULT_GSM8K = Path(__file__).resolve().parents[2] / "shared/data/gsm8k/test.jsonl"
 

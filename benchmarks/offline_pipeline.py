@@ -30,7 +30,7 @@ import contextlib
 from rich.console import Console
 from rich.table import Table
 
-from flows.generate import (
+from errata.flows.generate import (
     _pool,
     config_hash,
     execute_batch,
@@ -38,7 +38,7 @@ from flows.generate import (
     run_generate,
     source_hash,
 )
-from generators.sources.synthetic import SyntheticConfig, generate
+from errata.generators.sources.synthetic import SyntheticConfig, generate
 
 TARGET_RECORDS_PER_S = 1000
 TARGET_OVERHEAD = 0.15

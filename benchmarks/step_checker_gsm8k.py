@@ -21,7 +21,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from generators.verify.steps import (
+from errata.generators.verify.steps import (
     check_steps,
     clear_caches,
     first_error_step,

@@ -19,12 +19,12 @@ import typer
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeElapsedColumn
 
-from generators.recipes.select import DEFAULT_NGRAM
-from generators.sources.errors import BadInputError
-from generators.sources.files import iter_json_lines
-from schemas.exports import RECIPES
-from store import catalog
-from store.export import DEFAULT_EXPORT, ExportDirError, export_files, is_export
+from errata.generators.recipes.select import DEFAULT_NGRAM
+from errata.generators.sources.errors import BadInputError
+from errata.generators.sources.files import iter_json_lines
+from errata.schemas.exports import RECIPES
+from errata.store import catalog
+from errata.store.export import DEFAULT_EXPORT, ExportDirError, export_files, is_export
 
 app = typer.Typer(add_completion=False, no_args_is_help=False, help=__doc__)
 console = Console()
@@ -57,7 +57,10 @@ def run(
     out: OutOption = Path("data/shards"),
 ) -> None:
     """Run the generate flow; with no options, 200 synthetic problems through every stage."""
-    from flows.generate import config_hash_for, run_generate  # Prefect loads only when needed
+    from errata.flows.generate import (  # Prefect loads only when needed
+        config_hash_for,
+        run_generate,
+    )
 
     if limit is None and source == "synthetic":
         limit = 200
@@ -155,7 +158,7 @@ def verify_answers_command(
     timeout: int = 5,
 ) -> None:
     """Add `verdict` to each JSON line with `prediction` and `reference`."""
-    from generators.verify.answers import annotate_records
+    from errata.generators.verify.answers import annotate_records
 
     try:
         numbered = list(iter_json_lines(file))
@@ -181,7 +184,7 @@ def verify_steps_command(
     out: Annotated[Path | None, typer.Option(help="Write here instead of stdout")] = None,
 ) -> None:
     """Add `first_error_step` and per-step verdicts to each JSON line with `steps`."""
-    from generators.verify.steps import annotate_record
+    from errata.generators.verify.steps import annotate_record
 
     try:
         count = _annotate_file(file, out, annotate_record)
@@ -259,7 +262,7 @@ def export(
     show: Annotated[int, typer.Option(help="Print this many rows of each config")] = 0,
 ) -> None:
     """Build training sets (LEMMA, RISE, LeMa, ...) from the shards into a Hub-ready folder."""
-    from flows.export import run_export
+    from errata.flows.export import run_export
 
     recipes = list(RECIPES) if recipe == "all" else _split_list(recipe) or []
     try:

@@ -15,14 +15,14 @@ from prefect.artifacts import create_markdown_artifact
 from prefect.cache_policies import NO_CACHE
 from prefect.utilities.annotations import quote
 
-from flows.generate import errata_version
-from generators.recipes.assemble import Assembled, ExportOptions, assemble
-from generators.recipes.report import card_facts, decontamination_facts
-from generators.recipes.select import DEFAULT_NGRAM, Contamination
-from schemas.exports import RECIPES
-from schemas.records import ERROR_TYPES, Mistake, Origin, Problem, Run
-from store.card import write_card
-from store.export import (
+from errata.flows.generate import errata_version
+from errata.generators.recipes.assemble import Assembled, ExportOptions, assemble
+from errata.generators.recipes.report import card_facts, decontamination_facts
+from errata.generators.recipes.select import DEFAULT_NGRAM, Contamination
+from errata.schemas.exports import RECIPES
+from errata.schemas.records import ERROR_TYPES, Mistake, Origin, Problem, Run
+from errata.store.card import write_card
+from errata.store.export import (
     DEFAULT_EXPORT,
     publish,
     staging_dir,
@@ -30,7 +30,7 @@ from store.export import (
     write_exclusions,
     write_manifest,
 )
-from store.shards import read_records
+from errata.store.shards import read_records
 
 
 @task(cache_policy=NO_CACHE)

@@ -24,14 +24,14 @@ from prefect.cache_policies import NO_CACHE
 from prefect.task_runners import ThreadPoolTaskRunner
 from prefect.utilities.annotations import quote
 
-from generators.pipeline import STAGES, MathConfig, run_math_batch
-from generators.sources.errors import BadLine
-from generators.sources.files import load_mapped
-from generators.sources.gsm8k import load_gsm8k
-from generators.sources.synthetic import SyntheticConfig, generate
-from schemas.ids import content_hash
-from schemas.records import SCHEMA_VERSION, Problem, Reject, Run, StageCount
-from store.shards import (
+from errata.generators.pipeline import STAGES, MathConfig, run_math_batch
+from errata.generators.sources.errors import BadLine
+from errata.generators.sources.files import load_mapped
+from errata.generators.sources.gsm8k import load_gsm8k
+from errata.generators.sources.synthetic import SyntheticConfig, generate
+from errata.schemas.ids import content_hash
+from errata.schemas.records import SCHEMA_VERSION, Problem, Reject, Run, StageCount
+from errata.store.shards import (
     batch_done,
     batch_item_ids,
     batch_key,

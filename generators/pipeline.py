@@ -11,13 +11,13 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from generators.mistakes.corrections import explain, fix_continue, fresh_restart
-from generators.mistakes.inject import RULE_ERROR_TYPES, Injection, InjectionFailed, inject
-from generators.mistakes.reflections import pick_reflection
-from generators.solutions import Program, SolutionParseError, parse_program
-from generators.verify.injections import correction_problem, injection_problem
-from schemas.ids import content_hash, item_seed
-from schemas.records import Correction, Mistake, Problem, Reject, StageCount
+from errata.generators.mistakes.corrections import explain, fix_continue, fresh_restart
+from errata.generators.mistakes.inject import RULE_ERROR_TYPES, Injection, InjectionFailed, inject
+from errata.generators.mistakes.reflections import pick_reflection
+from errata.generators.solutions import Program, SolutionParseError, parse_program
+from errata.generators.verify.injections import correction_problem, injection_problem
+from errata.schemas.ids import content_hash, item_seed
+from errata.schemas.records import Correction, Mistake, Problem, Reject, StageCount
 
 PRODUCER = "errata-rules/1"
 STAGES = ("parse", "inject", "verify_injection", "correct")

@@ -14,7 +14,7 @@ from dataclasses import dataclass, field, replace
 from fractions import Fraction
 from typing import Literal
 
-from generators.verify.arithmetic import (
+from errata.generators.verify.arithmetic import (
     NUMBER_RE,
     ArithmeticError_,
     claim_holds,

@@ -9,7 +9,7 @@ from typing import Any, Literal
 import pyarrow as pa
 from pydantic import BaseModel
 
-from schemas.records import SCHEMA_VERSION, TABLES, Record
+from errata.schemas.records import SCHEMA_VERSION, TABLES, Record
 
 _SCALARS: dict[type, pa.DataType] = {
     str: pa.string(),

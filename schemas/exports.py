@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from schemas.records import Record
+from errata.schemas.records import Record
 
 
 class Message(Record):

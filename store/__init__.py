@@ -1,6 +1,6 @@
 """The store: Parquet shards are the truth; DuckDB reads them through in-memory views."""
 
-from store.catalog import (
+from errata.store.catalog import (
     STATS_SQL,
     connect,
     query,
@@ -9,7 +9,7 @@ from store.catalog import (
     stats,
     stats_with_columns,
 )
-from store.shards import (
+from errata.store.shards import (
     TEMP_SUFFIX,
     batch_done,
     batch_key,

@@ -7,7 +7,7 @@ from pathlib import Path
 
 from huggingface_hub import DatasetCard, DatasetCardData
 
-from schemas.exports import CardFacts
+from errata.schemas.exports import CardFacts
 
 TASK_CATEGORIES = ["text-generation"]
 TAGS = ["math", "reasoning", "error-correction", "synthetic", "errata"]

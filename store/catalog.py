@@ -16,10 +16,10 @@ import duckdb
 import pyarrow as pa
 from rich.table import Table
 
-from schemas.arrow import table_schema
-from schemas.records import TABLES
-from store.export import EXCLUSIONS, META_DIR, export_files, is_export
-from store.shards import SHARD_SUFFIX
+from errata.schemas.arrow import table_schema
+from errata.schemas.records import TABLES
+from errata.store.export import EXCLUSIONS, META_DIR, export_files, is_export
+from errata.store.shards import SHARD_SUFFIX
 
 PARTITION_COLUMN = "config"
 

@@ -18,9 +18,9 @@ from typing import Any
 
 import pyarrow as pa
 
-from schemas.arrow import arrow_schema
-from schemas.exports import EXPORT_CONFIGS
-from store.shards import write_shard
+from errata.schemas.arrow import arrow_schema
+from errata.schemas.exports import EXPORT_CONFIGS
+from errata.store.shards import write_shard
 
 DEFAULT_EXPORT = Path("data/export")
 META_DIR = "_errata"

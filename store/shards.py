@@ -17,9 +17,9 @@ import pyarrow as pa
 import pyarrow.dataset as ds
 import pyarrow.parquet as pq
 
-from schemas.arrow import table_schema, to_arrow
-from schemas.ids import content_hash
-from schemas.records import TABLES, Record
+from errata.schemas.arrow import table_schema, to_arrow
+from errata.schemas.ids import content_hash
+from errata.schemas.records import TABLES, Record
 
 TEMP_SUFFIX = ".tmp"
 SHARD_SUFFIX = ".parquet"

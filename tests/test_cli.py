@@ -8,10 +8,10 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
-from flows.cli import app
-from generators.pipeline import MathConfig, run_math_batch
-from generators.sources.synthetic import SyntheticConfig, generate
-from store.shards import write_records
+from errata.flows.cli import app
+from errata.generators.pipeline import MathConfig, run_math_batch
+from errata.generators.sources.synthetic import SyntheticConfig, generate
+from errata.store.shards import write_records
 from tests.conftest import GSM8K_MODEL_SOLUTIONS, MODEL_KEYS
 
 runner = CliRunner()

@@ -15,13 +15,13 @@ from prefect.testing.utilities import prefect_test_harness
 from trl.data_utils import is_conversational, maybe_apply_chat_template
 from typer.testing import CliRunner
 
-from flows.cli import app
-from flows.export import run_export
-from flows.generate import run_generate
-from generators.recipes.select import Contamination
-from generators.verify.answers import extract_answer, verify_answer
-from store import catalog
-from store.export import export_files, read_manifest
+from errata.flows.cli import app
+from errata.flows.export import run_export
+from errata.flows.generate import run_generate
+from errata.generators.recipes.select import Contamination
+from errata.generators.verify.answers import extract_answer, verify_answer
+from errata.store import catalog
+from errata.store.export import export_files, read_manifest
 from tests.conftest import GSM8K_TEST
 from tests.trl_helpers import check_trl_row, offline_chat_tokenizer
 

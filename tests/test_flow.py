@@ -17,9 +17,9 @@ from prefect.settings import PREFECT_API_URL
 from prefect.testing.utilities import prefect_test_harness
 from typer.testing import CliRunner
 
-from flows.cli import app
-from flows.generate import run_generate
-from store import catalog
+from errata.flows.cli import app
+from errata.flows.generate import run_generate
+from errata.store import catalog
 from tests.conftest import GSM8K_TEST, REPO
 
 pytestmark = pytest.mark.slow
@@ -164,7 +164,7 @@ def test_killed_run_resumes_to_the_same_records(tmp_path: Path, prefect_server: 
         "HF_TOKEN": secret,
     }
     args = ["--limit", "600", "--batch-size", "20", "--seed", "9", "--out", str(out)]
-    command = [sys.executable, "-m", "flows.cli", "run", *args]
+    command = [sys.executable, "-m", "errata.flows.cli", "run", *args]
     child = subprocess.Popen(
         command, cwd=REPO, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
         start_new_session=True,

@@ -4,12 +4,12 @@ import re
 
 import pytest
 
-from generators.mistakes.corrections import explain, fix_continue, fresh_restart
-from generators.mistakes.inject import RULE_ERROR_TYPES, InjectionFailed, inject
-from generators.mistakes.reflections import REFLECTIONS
-from generators.solutions import parse_program
-from generators.verify.arithmetic import NUMBER_RE
-from schemas.records import MATH_ERROR_TYPES
+from errata.generators.mistakes.corrections import explain, fix_continue, fresh_restart
+from errata.generators.mistakes.inject import RULE_ERROR_TYPES, InjectionFailed, inject
+from errata.generators.mistakes.reflections import REFLECTIONS
+from errata.generators.solutions import parse_program
+from errata.generators.verify.arithmetic import NUMBER_RE
+from errata.schemas.records import MATH_ERROR_TYPES
 
 QUESTION = (
     "Mia picks 4 baskets of apples with 12 apples in each and then buys 7 more apples. "

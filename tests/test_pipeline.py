@@ -7,13 +7,13 @@ from collections import Counter
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from generators.pipeline import STAGES, MathConfig, run_math_batch
-from generators.sources.gsm8k import load_gsm8k
-from generators.sources.synthetic import SyntheticConfig, generate
-from generators.verify.answers import verify_answer
-from generators.verify.arithmetic import NUMBER_RE
-from generators.verify.steps import check_steps
-from schemas.records import Mistake, Problem
+from errata.generators.pipeline import STAGES, MathConfig, run_math_batch
+from errata.generators.sources.gsm8k import load_gsm8k
+from errata.generators.sources.synthetic import SyntheticConfig, generate
+from errata.generators.verify.answers import verify_answer
+from errata.generators.verify.arithmetic import NUMBER_RE
+from errata.generators.verify.steps import check_steps
+from errata.schemas.records import Mistake, Problem
 from tests.conftest import GSM8K_TEST
 
 

@@ -7,15 +7,15 @@ from collections import Counter
 import pyarrow as pa
 import pytest
 
-from generators.pipeline import MathConfig, run_math_batch
-from generators.recipes import BUILDERS
-from generators.recipes.assemble import ExportOptions, assemble
-from generators.recipes.common import RecipeSettings
-from generators.recipes.select import Contamination
-from generators.sources.synthetic import generate
-from schemas.arrow import arrow_schema
-from schemas.exports import EXPORT_CONFIGS, RECIPES, configs_of
-from schemas.records import Mistake
+from errata.generators.pipeline import MathConfig, run_math_batch
+from errata.generators.recipes import BUILDERS
+from errata.generators.recipes.assemble import ExportOptions, assemble
+from errata.generators.recipes.common import RecipeSettings
+from errata.generators.recipes.select import Contamination
+from errata.generators.sources.synthetic import generate
+from errata.schemas.arrow import arrow_schema
+from errata.schemas.exports import EXPORT_CONFIGS, RECIPES, configs_of
+from errata.schemas.records import Mistake
 
 ROW_STEPS = ("dedupe", "decontaminate", "max_per_problem")
 

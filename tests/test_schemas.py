@@ -9,10 +9,15 @@ from hypothesis import given
 from hypothesis import strategies as st
 from pydantic import ValidationError
 
-from generators.verify.arithmetic import ArithmeticError_, claim_holds, evaluate, parse_number
-from schemas.arrow import arrow_schema, to_arrow
-from schemas.ids import content_hash, item_seed, problem_id
-from schemas.records import SCHEMA_VERSION, TABLES, Correction, Mistake, Problem, StageCount
+from errata.generators.verify.arithmetic import (
+    ArithmeticError_,
+    claim_holds,
+    evaluate,
+    parse_number,
+)
+from errata.schemas.arrow import arrow_schema, to_arrow
+from errata.schemas.ids import content_hash, item_seed, problem_id
+from errata.schemas.records import SCHEMA_VERSION, TABLES, Correction, Mistake, Problem, StageCount
 
 
 @pytest.mark.parametrize("table", sorted(TABLES))

@@ -14,7 +14,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from generators.recipes.select import (
+from errata.generators.recipes.select import (
     Contamination,
     Excluded,
     assign_split,

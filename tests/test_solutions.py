@@ -5,7 +5,7 @@ from fractions import Fraction
 
 import pytest
 
-from generators.solutions import SolutionParseError, parse_program, split_steps
+from errata.generators.solutions import SolutionParseError, parse_program, split_steps
 
 QUESTION = (
     "Janet's ducks lay 16 eggs per day. She eats three for breakfast every morning and bakes "

@@ -13,10 +13,10 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from generators.sources.errors import BadInputError, BadLine, SourceUnavailableError
-from generators.sources.files import iter_json_lines, load_mapped, read_records
-from generators.sources.gsm8k import load_gsm8k, problems_from_rows
-from generators.sources.synthetic import (
+from errata.generators.sources.errors import BadInputError, BadLine, SourceUnavailableError
+from errata.generators.sources.files import iter_json_lines, load_mapped, read_records
+from errata.generators.sources.gsm8k import load_gsm8k, problems_from_rows
+from errata.generators.sources.synthetic import (
     CONVERSIONS,
     MAX_VALUE,
     PEOPLE,
@@ -25,9 +25,9 @@ from generators.sources.synthetic import (
     generate,
     make_problem,
 )
-from generators.verify.arithmetic import evaluate
-from schemas.ids import problem_id
-from schemas.records import Problem
+from errata.generators.verify.arithmetic import evaluate
+from errata.schemas.ids import problem_id
+from errata.schemas.records import Problem
 from tests.conftest import SHARED_DATA
 
 SHARED = SHARED_DATA

@@ -15,8 +15,8 @@ import pyarrow.parquet as pq
 import pytest
 from rich.console import Console
 
-from schemas.arrow import table_schema, to_arrow
-from schemas.records import (
+from errata.schemas.arrow import table_schema, to_arrow
+from errata.schemas.records import (
     SCHEMA_VERSION,
     TABLES,
     Attempt,
@@ -28,8 +28,15 @@ from schemas.records import (
     Run,
     StageCount,
 )
-from store.catalog import STATS_SQL, connect, query, register_parquet_views, render_table, stats
-from store.shards import (
+from errata.store.catalog import (
+    STATS_SQL,
+    connect,
+    query,
+    register_parquet_views,
+    render_table,
+    stats,
+)
+from errata.store.shards import (
     TEMP_SUFFIX,
     batch_done,
     batch_item_ids,
@@ -223,7 +230,7 @@ def test_rewrite_in_another_process_is_byte_identical(tmp_path: Path) -> None:
         sys.path.insert(0, {str(REPO)!r})
         sys.path.insert(0, {str(Path(__file__).parent)!r})
         from test_store import SAMPLES, CONFIG
-        from store.shards import write_records
+        from errata.store.shards import write_records
         write_records({str(tmp_path / "b")!r}, "problems", CONFIG, "b0", SAMPLES["problems"])
         """
     )
@@ -282,7 +289,7 @@ KILLED_WRITER = """
 import os, sys
 sys.path.insert(0, {repo!r})
 import pyarrow as pa
-from store.shards import write_shard
+from errata.store.shards import write_shard
 n = 400_000
 table = pa.table({{"s": [os.urandom(16).hex() for _ in range(n)], "i": list(range(n))}})
 i = 0

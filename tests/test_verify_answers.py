@@ -12,7 +12,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from generators.verify.answers import (
+from errata.generators.verify.answers import (
     AnswerCheck,
     _run_in_pool,
     annotate_record,

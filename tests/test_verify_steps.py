@@ -9,8 +9,8 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from generators.verify.arithmetic import ArithmeticError_, evaluate, format_number
-from generators.verify.steps import (
+from errata.generators.verify.arithmetic import ArithmeticError_, evaluate, format_number
+from errata.generators.verify.steps import (
     StepVerdict,
     annotate_record,
     check_steps,

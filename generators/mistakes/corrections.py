@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from generators.mistakes.inject import Injection
-from generators.verify.arithmetic import format_number
+from errata.generators.mistakes.inject import Injection
+from errata.generators.verify.arithmetic import format_number
 
 
 def wrong_prefix(injection: Injection) -> list[str]:

@@ -13,8 +13,8 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field, replace
 from fractions import Fraction
 
-from generators.solutions import Node, Program, Token
-from generators.verify.arithmetic import (
+from errata.generators.solutions import Node, Program, Token
+from errata.generators.verify.arithmetic import (
     NUMBER_RE,
     ArithmeticError_,
     evaluate,

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 
-from generators.recipes import introspect, kto, lema, lemma, prm, retry, rise
-from generators.recipes.common import RecipeOutput, RecipeSettings
-from schemas.records import Mistake
+from errata.generators.recipes import introspect, kto, lema, lemma, prm, retry, rise
+from errata.generators.recipes.common import RecipeOutput, RecipeSettings
+from errata.schemas.records import Mistake
 
 Builder = Callable[[Sequence[Mistake], RecipeSettings], RecipeOutput]
 

@@ -14,9 +14,9 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
-from generators.recipes import BUILDERS
-from generators.recipes.common import RecipeSettings
-from generators.recipes.select import (
+from errata.generators.recipes import BUILDERS
+from errata.generators.recipes.common import RecipeSettings
+from errata.generators.recipes.select import (
     Contamination,
     Excluded,
     assign_split,
@@ -24,8 +24,8 @@ from generators.recipes.select import (
     dedupe,
     limit_per_problem,
 )
-from schemas.exports import configs_of
-from schemas.records import Mistake
+from errata.schemas.exports import configs_of
+from errata.schemas.records import Mistake
 
 SPLITS = ("train", "test")
 

@@ -5,9 +5,9 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from generators.recipes.select import Excluded
-from schemas.exports import ExportRow, Message
-from schemas.records import Correction, Mistake
+from errata.generators.recipes.select import Excluded
+from errata.schemas.exports import ExportRow, Message
+from errata.schemas.records import Correction, Mistake
 
 ANSWER_MARK = "####"
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import math
 from collections.abc import Sequence
 
-from generators.recipes.common import (
+from errata.generators.recipes.common import (
     RecipeOutput,
     RecipeSettings,
     assistant,
@@ -14,8 +14,8 @@ from generators.recipes.common import (
     user,
     wrong_solution,
 )
-from schemas.exports import Introspect
-from schemas.records import Mistake
+from errata.schemas.exports import Introspect
+from errata.schemas.records import Mistake
 
 FEEDBACK_INCORRECT = "Your answer is incorrect. Please try again."
 CORRECT_REWARD = 1.0

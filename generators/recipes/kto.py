@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from generators.recipes.common import (
+from errata.generators.recipes.common import (
     RecipeOutput,
     RecipeSettings,
     correct_solution,
@@ -12,8 +12,8 @@ from generators.recipes.common import (
     solution_lineage,
     wrong_solution,
 )
-from schemas.exports import Kto
-from schemas.records import Mistake
+from errata.schemas.exports import Kto
+from errata.schemas.records import Mistake
 
 
 def build(mistakes: Sequence[Mistake], settings: RecipeSettings) -> RecipeOutput:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from generators.recipes.common import (
+from errata.generators.recipes.common import (
     ANSWER_MARK,
     RecipeOutput,
     RecipeSettings,
@@ -13,8 +13,8 @@ from generators.recipes.common import (
     mistake_lineage,
     user,
 )
-from schemas.exports import LemaCompletion, LemaMessages
-from schemas.records import Mistake
+from errata.schemas.exports import LemaCompletion, LemaMessages
+from errata.schemas.records import Mistake
 
 INSTRUCTION = (
     "Below is a math question and a solution that contains a mistake. Find the first "

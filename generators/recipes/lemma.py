@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from generators.recipes.common import (
+from errata.generators.recipes.common import (
     RecipeOutput,
     RecipeSettings,
     assistant,
@@ -12,8 +12,8 @@ from generators.recipes.common import (
     mistake_lineage,
     user,
 )
-from schemas.exports import LemmaAlpaca, LemmaMessages
-from schemas.records import Mistake
+from errata.schemas.exports import LemmaAlpaca, LemmaMessages
+from errata.schemas.records import Mistake
 
 INSTRUCTION = (
     "Solve the math problem step by step. If you notice a mistake, say so and correct it. "

@@ -4,15 +4,15 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from generators.recipes.common import (
+from errata.generators.recipes.common import (
     RecipeOutput,
     RecipeSettings,
     correction,
     mistake_lineage,
     solution_lineage,
 )
-from schemas.exports import Prm
-from schemas.records import Mistake
+from errata.schemas.exports import Prm
+from errata.schemas.records import Mistake
 
 NO_ERROR = -1
 

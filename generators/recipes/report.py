@@ -8,10 +8,10 @@ from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
-from generators.recipes.assemble import Assembled, ExportOptions
-from generators.recipes.select import Contamination
-from schemas.exports import EXPORT_CONFIGS, CardFacts, ConfigFacts
-from schemas.records import Problem, Run
+from errata.generators.recipes.assemble import Assembled, ExportOptions
+from errata.generators.recipes.select import Contamination
+from errata.schemas.exports import EXPORT_CONFIGS, CardFacts, ConfigFacts
+from errata.schemas.records import Problem, Run
 
 TITLE = "errata mistake-correction data"
 

@@ -10,10 +10,15 @@ from __future__ import annotations
 import random
 from collections.abc import Sequence
 
-from generators.recipes.common import RecipeOutput, RecipeSettings, correction, mistake_lineage
-from schemas.exports import Retry
-from schemas.ids import item_seed
-from schemas.records import Mistake
+from errata.generators.recipes.common import (
+    RecipeOutput,
+    RecipeSettings,
+    correction,
+    mistake_lineage,
+)
+from errata.schemas.exports import Retry
+from errata.schemas.ids import item_seed
+from errata.schemas.records import Mistake
 
 BACK = "[BACK]"
 

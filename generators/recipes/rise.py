@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from generators.recipes.common import (
+from errata.generators.recipes.common import (
     RecipeOutput,
     RecipeSettings,
     assistant,
@@ -13,8 +13,8 @@ from generators.recipes.common import (
     user,
     wrong_solution,
 )
-from schemas.exports import RiseSolutionPairs, RiseStepPairs
-from schemas.records import Mistake
+from errata.schemas.exports import RiseSolutionPairs, RiseStepPairs
+from errata.schemas.records import Mistake
 
 
 def build(mistakes: Sequence[Mistake], settings: RecipeSettings) -> RecipeOutput:

@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from schemas.ids import content_hash
+from errata.schemas.ids import content_hash
 
 LINEAGE_COLUMNS = ("problem_id", "mistake_id", "source", "origin", "error_type")
 QUESTION_FIELDS = ("question", "problem", "prompt")

@@ -1,9 +1,9 @@
 """Problem sources: GSM8K (file or Hub), any mapped JSONL/Parquet file, and synthetic problems."""
 
-from generators.sources.errors import BadInputError, BadLine, SourceUnavailableError
-from generators.sources.files import iter_json_lines, load_mapped, read_records
-from generators.sources.gsm8k import load_gsm8k, problems_from_rows
-from generators.sources.synthetic import SyntheticConfig, generate, make_problem
+from errata.generators.sources.errors import BadInputError, BadLine, SourceUnavailableError
+from errata.generators.sources.files import iter_json_lines, load_mapped, read_records
+from errata.generators.sources.gsm8k import load_gsm8k, problems_from_rows
+from errata.generators.sources.synthetic import SyntheticConfig, generate, make_problem
 
 __all__ = [
     "BadInputError",

@@ -9,9 +9,9 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-from generators.sources.errors import BadInputError, BadLine, describe_value
-from schemas.ids import canonical_json, problem_id
-from schemas.records import Problem
+from errata.generators.sources.errors import BadInputError, BadLine, describe_value
+from errata.schemas.ids import canonical_json, problem_id
+from errata.schemas.records import Problem
 
 JSON_LINES_SUFFIXES = (".jsonl", ".ndjson", ".jsonl.gz", ".ndjson.gz")
 SUPPORTED = ".jsonl, .ndjson, .json, .parquet (or .jsonl.gz)"

@@ -7,16 +7,16 @@ from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any
 
-from generators.sources.errors import BadInputError, BadLine, SourceUnavailableError
-from generators.sources.files import (
+from errata.generators.sources.errors import BadInputError, BadLine, SourceUnavailableError
+from errata.generators.sources.files import (
     iter_raw_records,
     require_text,
     row_json,
     skip_or_raise,
     split_final_answer,
 )
-from schemas.ids import canonical_json, problem_id
-from schemas.records import Problem
+from errata.schemas.ids import canonical_json, problem_id
+from errata.schemas.records import Problem
 
 SOURCE = "gsm8k"
 LICENSE = "MIT"

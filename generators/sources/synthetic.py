@@ -17,8 +17,8 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any, NamedTuple
 
-from schemas.ids import problem_id
-from schemas.records import Problem
+from errata.schemas.ids import problem_id
+from errata.schemas.records import Problem
 
 SOURCE = "synthetic"
 LICENSE = "CC0-1.0"

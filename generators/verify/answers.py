@@ -30,7 +30,7 @@ from dataclasses import dataclass
 from fractions import Fraction
 from typing import Literal
 
-from generators.verify.arithmetic import NUMBER_RE, parse_number
+from errata.generators.verify.arithmetic import NUMBER_RE, parse_number
 
 AnswerVerdict = Literal["correct", "incorrect", "unparseable", "timeout"]
 

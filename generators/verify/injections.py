@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import functools
 
-from generators.mistakes.inject import Injection
-from generators.verify.answers import verify_answer
-from generators.verify.steps import check_steps
+from errata.generators.mistakes.inject import Injection
+from errata.generators.verify.answers import verify_answer
+from errata.generators.verify.steps import check_steps
 
 
 def injection_problem(

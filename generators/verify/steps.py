@@ -22,7 +22,12 @@ from fractions import Fraction
 from functools import lru_cache
 from typing import Literal
 
-from generators.verify.arithmetic import MAX_EXPONENT, MAX_MAGNITUDE, claim_holds, format_number
+from errata.generators.verify.arithmetic import (
+    MAX_EXPONENT,
+    MAX_MAGNITUDE,
+    claim_holds,
+    format_number,
+)
 
 Number = int | Fraction
 Verdict = Literal["ok", "wrong", "unchecked"]
