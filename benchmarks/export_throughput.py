@@ -32,6 +32,7 @@ os.environ.setdefault("PREFECT_LOGGING_LEVEL", "WARNING")
 from rich.console import Console
 from rich.table import Table
 
+import errata.flows.generate
 from benchmarks.offline_pipeline import PeakRss, run_direct
 from errata.generators.recipes.assemble import ExportOptions, assemble
 from errata.generators.recipes.select import Contamination
