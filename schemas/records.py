@@ -6,6 +6,8 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict
 
+# 2: a mistake has one core for every origin plus an optional `edit` (injections only); stage
+# counts carry rejects by reason and seconds; per-batch books in the `batches` table.
 SCHEMA_VERSION = "1"
 
 Domain = Literal["math", "code"]
@@ -127,11 +129,31 @@ class Reject(Record):
     schema_version: str = SCHEMA_VERSION
 
 
+class ReasonCount(Record):
+    reason: str
+    n: int
+
+
 class StageCount(Record):
+    """One stage's books: items in, kept, rejected (by reason) and seconds spent."""
+
     stage: str
     n_in: int
     n_out: int
     n_rejected: int
+    rejected_by_reason: list[ReasonCount] = []
+    seconds: float = 0.0
+
+
+class BatchBooks(Record):
+    """The stage books of one batch, written with its shards so a resumed run still has them."""
+
+    batch: str
+    run_id: str
+    domain: Domain
+    n_problems: int
+    counts: list[StageCount]
+    schema_version: str = SCHEMA_VERSION
 
 
 class Run(Record):
@@ -157,5 +179,6 @@ TABLES: dict[str, type[Record]] = {
     "attempts": Attempt,
     "mistakes": Mistake,
     "rejects": Reject,
+    "batches": BatchBooks,
     "runs": Run,
 }

@@ -20,9 +20,11 @@ from errata.schemas.records import (
     SCHEMA_VERSION,
     TABLES,
     Attempt,
+    BatchBooks,
     Correction,
     Mistake,
     Problem,
+    ReasonCount,
     Record,
     Reject,
     Run,
@@ -149,11 +151,26 @@ def make_run(run_id: str = "r-1", started_at: str = "2025-01-01T00:00:00Z") -> R
     )
 
 
+def make_books(batch: str = "00000-b0") -> BatchBooks:
+    counts = [
+        StageCount(
+            stage="parse",
+            n_in=3,
+            n_out=2,
+            n_rejected=1,
+            rejected_by_reason=[ReasonCount(reason="no_annotations", n=1)],
+            seconds=0.25,
+        )
+    ]
+    return BatchBooks(batch=batch, run_id="r-1", domain="math", n_problems=3, counts=counts)
+
+
 SAMPLES: dict[str, list[Record]] = {
     "problems": [make_problem(0), make_problem(1, "math500")],
     "attempts": [make_attempt(0), make_attempt(1, "unparseable")],
     "mistakes": [make_mistake(0), make_mistake(1, "counting")],
     "rejects": [make_reject(0)],
+    "batches": [make_books()],
     "runs": [make_run()],
 }
 
