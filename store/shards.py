@@ -3,31 +3,63 @@
 The output is the checkpoint: a batch is done when every table's shard exists, so a
 rerun skips it. A shard only becomes visible through `os.replace` of a fsynced temp
 file, so a crash never leaves a half-written `.parquet` behind.
+
+Roots are local folders or fsspec URLs (`memory://`, `s3://...`) shared by several hosts. On
+other filesystems a shard is written as a hidden temp object and moved into place, which is
+as atomic as that filesystem's move.
 """
 
 from __future__ import annotations
 
 import os
 import secrets
+import socket
 import time
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 
 import pyarrow as pa
 import pyarrow.dataset as ds
 import pyarrow.parquet as pq
+from fsspec import AbstractFileSystem
+from fsspec.core import url_to_fs
+from fsspec.implementations.local import LocalFileSystem
 
 from errata.schemas.arrow import table_schema, to_arrow
 from errata.schemas.ids import content_hash
-from errata.schemas.records import TABLES, Record
+from errata.schemas.records import SCHEMA_VERSION, TABLES, Record
 
 TEMP_SUFFIX = ".tmp"
 SHARD_SUFFIX = ".parquet"
 ROW_GROUP_ROWS = 64 * 1024
 # Only our own keys reach the footer, so nothing from the environment can leak into it.
 FOOTER_KEY_PREFIX = "errata."
-# A temp file whose writer still runs is left alone unless it is this old.
+SCHEMA_VERSION_KEY = b"errata.schema_version"
+# A temp file is an orphan once it is this old. Age is the only test that holds on a shared
+# root: a writer on another host has a pid that means nothing here.
 ORPHAN_MAX_AGE_SECONDS = 3600.0
+
+# A root or shard location: a local path, or an fsspec URL for other filesystems.
+Location = Path | str
+
+
+class SchemaVersionError(ValueError):
+    """Shards under a root were written by another errata schema version."""
+
+
+def _filesystem(location: Location) -> tuple[AbstractFileSystem, str]:
+    return url_to_fs(str(location))
+
+
+def _is_url(location: Location) -> bool:
+    return "://" in str(location)
+
+
+def _join(root: Location, *parts: str) -> Location:
+    """`root/parts...`: a Path for local roots, a URL string for the others."""
+    if _is_url(root):
+        return "/".join([str(root).rstrip("/"), *parts])
+    return Path(root).joinpath(*parts)
 
 
 def batch_key(item_ids: Sequence[str]) -> str:
@@ -35,9 +67,9 @@ def batch_key(item_ids: Sequence[str]) -> str:
     return content_hash("batch", list(item_ids))
 
 
-def shard_path(root: Path, table: str, config_hash: str, batch: str) -> Path:
+def shard_path(root: Location, table: str, config_hash: str, batch: str) -> Location:
     """Where the shard of `table` for one (config, batch) lives."""
-    return Path(root) / table / f"config={config_hash}" / f"part-{batch}{SHARD_SUFFIX}"
+    return _join(root, table, f"config={config_hash}", f"part-{batch}{SHARD_SUFFIX}")
 
 
 def _fsync_dir(directory: Path) -> None:
@@ -59,11 +91,16 @@ def _make_dirs(directory: Path) -> None:
         _fsync_dir(created.parent)
 
 
+def _temp_name(name: str) -> str:
+    """A hidden temp name next to shard `name`; host and pid are there for diagnosis only."""
+    host = socket.gethostname().replace(".", "-") or "host"
+    return f".{name}.{host}-{os.getpid()}.{secrets.token_hex(6)}{TEMP_SUFFIX}"
+
+
 def _open_temp(path: Path) -> tuple[int, Path]:
-    """Create a hidden temp file next to `path`; its name carries our pid for clean_orphans."""
+    """Create a hidden temp file next to `path`."""
     while True:
-        name = f".{path.name}.{os.getpid()}.{secrets.token_hex(6)}{TEMP_SUFFIX}"
-        temp = path.parent / name
+        temp = path.parent / _temp_name(path.name)
         try:
             # 0o666 so the umask applies, as for any plain file (mkstemp would force 0o600).
             return os.open(temp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666), temp
@@ -76,27 +113,33 @@ def _footer_metadata(schema: pa.Schema) -> dict[bytes, bytes]:
     return {k: v for k, v in metadata.items() if k.decode().startswith(FOOTER_KEY_PREFIX)}
 
 
-def write_shard(path: Path, table: pa.Table, row_group_size: int = ROW_GROUP_ROWS) -> Path:
+def _write_parquet(file: object, table: pa.Table, row_group_size: int) -> None:
+    # store_schema=False drops the ARROW:schema blob; the footer then holds only our
+    # keys. created_by is "parquet-cpp-arrow version X", fixed for a pyarrow version.
+    writer = pq.ParquetWriter(
+        file,
+        table.schema,
+        compression="zstd",
+        write_page_index=True,
+        store_schema=False,
+    )
+    writer.write_table(table, row_group_size=row_group_size)
+    writer.add_key_value_metadata(_footer_metadata(table.schema))
+    writer.close()
+
+
+def write_shard(path: Location, table: pa.Table, row_group_size: int = ROW_GROUP_ROWS) -> Location:
     """Write `table` to `path` atomically and deterministically (same table, same bytes)."""
-    path = Path(path)
-    _make_dirs(path.parent)
     # One chunk per column, so page boundaries do not depend on how the caller built the table.
     table = table.combine_chunks()
+    if _is_url(path):
+        return _write_shard_fsspec(str(path), table, row_group_size)
+    path = Path(path)
+    _make_dirs(path.parent)
     fd, temp = _open_temp(path)
     try:
         with open(fd, "wb") as file:
-            # store_schema=False drops the ARROW:schema blob; the footer then holds only our
-            # keys. created_by is "parquet-cpp-arrow version X", fixed for a pyarrow version.
-            writer = pq.ParquetWriter(
-                file,
-                table.schema,
-                compression="zstd",
-                write_page_index=True,
-                store_schema=False,
-            )
-            writer.write_table(table, row_group_size=row_group_size)
-            writer.add_key_value_metadata(_footer_metadata(table.schema))
-            writer.close()
+            _write_parquet(file, table, row_group_size)
             file.flush()
             os.fsync(file.fileno())
         os.replace(temp, path)
@@ -107,9 +150,26 @@ def write_shard(path: Path, table: pa.Table, row_group_size: int = ROW_GROUP_ROW
     return path
 
 
+def _write_shard_fsspec(url: str, table: pa.Table, row_group_size: int) -> str:
+    """A temp object beside the shard, then a move: readers never see a partial shard."""
+    fs, path = _filesystem(url)
+    directory, name = path.rsplit("/", 1)
+    fs.makedirs(directory, exist_ok=True)
+    temp = f"{directory}/{_temp_name(name)}"
+    try:
+        with fs.open(temp, "wb") as file:
+            _write_parquet(file, table, row_group_size)
+        fs.mv(temp, path)
+    except BaseException:
+        if fs.exists(temp):
+            fs.rm(temp)
+        raise
+    return url
+
+
 def write_records(
-    root: Path, table_name: str, config_hash: str, batch: str, records: list[Record]
-) -> Path:
+    root: Location, table_name: str, config_hash: str, batch: str, records: list[Record]
+) -> Location:
     """Write one batch's records of a table; an empty list still writes a (schema-only) shard."""
     model = TABLES[table_name]
     wrong = [type(r).__name__ for r in records if not isinstance(r, model)]
@@ -119,89 +179,147 @@ def write_records(
     return write_shard(path, to_arrow(records, model))
 
 
-def batch_done(root: Path, tables: Sequence[str], config_hash: str, batch: str) -> bool:
+def _exists(location: Location) -> bool:
+    if _is_url(location):
+        fs, path = _filesystem(location)
+        return fs.exists(path)
+    return Path(location).exists()
+
+
+def batch_done(root: Location, tables: Sequence[str], config_hash: str, batch: str) -> bool:
     """True when every table's shard for this batch exists."""
-    return all(shard_path(root, t, config_hash, batch).exists() for t in tables)
+    return all(_exists(shard_path(root, t, config_hash, batch)) for t in tables)
 
 
-def batches_at(root: Path, table: str, config_hash: str, position: str) -> list[str]:
+def batches_at(root: Location, table: str, config_hash: str, position: str) -> list[str]:
     """Names of the batches of `table` whose name starts with `position-`."""
-    directory = Path(root) / table / f"config={config_hash}"
-    pattern = f"part-{position}-*{SHARD_SUFFIX}"
-    return sorted(p.name[len("part-") : -len(SHARD_SUFFIX)] for p in directory.glob(pattern))
+    fs, directory = _filesystem(_join(root, table, f"config={config_hash}"))
+    paths = fs.glob(f"{directory}/part-{position}-*{SHARD_SUFFIX}")
+    names = (p.rsplit("/", 1)[-1] for p in paths)
+    return sorted(name[len("part-") : -len(SHARD_SUFFIX)] for name in names)
 
 
-def batch_item_ids(root: Path, table: str, config_hash: str, batch: str, column: str) -> set[str]:
+def _read(location: Location, columns: list[str] | None = None) -> pa.Table:
+    if _is_url(location):
+        fs, path = _filesystem(location)
+        return pq.read_table(path, columns=columns, filesystem=fs)
+    return pq.read_table(location, columns=columns)
+
+
+def batch_item_ids(
+    root: Location, table: str, config_hash: str, batch: str, column: str
+) -> set[str]:
     """The ids in one column of one shard (a batch's members)."""
     path = shard_path(root, table, config_hash, batch)
-    return set(pq.read_table(path, columns=[column]).column(column).to_pylist())
+    return set(_read(path, [column]).column(column).to_pylist())
 
 
-def remove_batch(root: Path, tables: dict[str, str], batch: str) -> None:
+def read_shard_records(
+    root: Location, table_name: str, config_hash: str, batch: str
+) -> list[Record]:
+    """The rows of one shard as the table's record model."""
+    model = TABLES[table_name]
+    table = _read(shard_path(root, table_name, config_hash, batch))
+    return [model.model_validate(row) for row in table.to_pylist()]
+
+
+def remove_batch(root: Location, tables: dict[str, str], batch: str) -> None:
     """Delete one batch's shards; `tables` maps table name to its config hash."""
     for table, config_hash in tables.items():
-        shard_path(root, table, config_hash, batch).unlink(missing_ok=True)
+        location = shard_path(root, table, config_hash, batch)
+        if _is_url(location):
+            fs, path = _filesystem(location)
+            if fs.exists(path):
+                fs.rm(path)
+        else:
+            Path(location).unlink(missing_ok=True)
 
 
-def _pid_alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
+def _temp_files(fs: AbstractFileSystem, root: str) -> Iterator[str]:
+    if not fs.exists(root):
+        return
+    for path in sorted(fs.find(root)):
+        name = path.rsplit("/", 1)[-1]
+        if name.startswith(".") and SHARD_SUFFIX in name and name.endswith(TEMP_SUFFIX):
+            yield path
 
 
-def _temp_owner(temp: Path) -> int | None:
-    # .<name>.<pid>.<random>.tmp
-    parts = temp.name.removesuffix(TEMP_SUFFIX).split(".")
-    try:
-        return int(parts[-2])
-    except (IndexError, ValueError):
-        return None
+def clean_orphans(
+    root: Location, max_age_seconds: float = ORPHAN_MAX_AGE_SECONDS
+) -> list[Location]:
+    """Remove temp files under `root` older than `max_age_seconds`; returns the removed paths.
 
-
-def clean_orphans(root: Path, max_age_seconds: float = ORPHAN_MAX_AGE_SECONDS) -> list[Path]:
-    """Remove temp files left under `root` by killed writers; returns the removed paths.
-
-    A temp file whose writer process is still alive is kept (another run may be writing
-    into the same root) unless it is older than `max_age_seconds`.
+    Younger temp files may belong to a writer still running, on this host or another one
+    sharing the root, so they are left alone: they are hidden and never read as shards.
     """
-    root = Path(root)
-    if not root.exists():
-        return []
-    removed = []
+    fs, base = _filesystem(root)
+    local = isinstance(fs, LocalFileSystem) and not _is_url(root)
+    removed: list[Location] = []
     now = time.time()
-    for temp in sorted(root.rglob(f".*{SHARD_SUFFIX}.*{TEMP_SUFFIX}")):
-        owner = _temp_owner(temp)
+    for temp in _temp_files(fs, base):
         try:
-            age = now - temp.stat().st_mtime
+            age = now - fs.modified(temp).timestamp()
         except FileNotFoundError:
             continue  # its writer just renamed it
-        if owner is not None and _pid_alive(owner) and age < max_age_seconds:
+        except NotImplementedError:
+            continue  # a filesystem that cannot tell an age: never guess
+        if age < max_age_seconds:
             continue
-        temp.unlink(missing_ok=True)
-        removed.append(temp)
+        try:
+            fs.rm(temp)
+        except FileNotFoundError:
+            continue
+        removed.append(Path(temp) if local else fs.unstrip_protocol(temp))
     return removed
 
 
-def shard_files(root: Path, table_name: str) -> list[Path]:
+def shard_files(root: Location, table_name: str) -> list[Location]:
     """Visible shards of a table, sorted so reads are in a stable order."""
-    return sorted((Path(root) / table_name).glob(f"**/*{SHARD_SUFFIX}"))
+    if not _is_url(root):
+        return sorted((Path(root) / table_name).glob(f"**/*{SHARD_SUFFIX}"))
+    fs, base = _filesystem(_join(root, table_name))
+    found = fs.glob(f"{base}/**/*{SHARD_SUFFIX}") if fs.exists(base) else []
+    return sorted(fs.unstrip_protocol(p) for p in found if not p.rsplit("/", 1)[-1].startswith("."))
 
 
-def read_table(root: Path, table_name: str) -> pa.Table:
+def read_table(root: Location, table_name: str) -> pa.Table:
     """All shards of a table in the table's schema (an empty table if there are none)."""
     schema = table_schema(table_name)
-    files = [str(p) for p in shard_files(root, table_name)]
+    files = shard_files(root, table_name)
     if not files:
         return schema.empty_table()
     # An explicit schema makes every shard read back with the model's types and field names.
-    return ds.dataset(files, schema=schema, format="parquet").to_table()
+    if _is_url(root):
+        fs, _ = _filesystem(root)
+        paths = [_filesystem(f)[1] for f in files]
+        return ds.dataset(paths, schema=schema, format="parquet", filesystem=fs).to_table()
+    return ds.dataset([str(p) for p in files], schema=schema, format="parquet").to_table()
 
 
-def read_records(root: Path, table_name: str) -> list[Record]:
+def read_records(root: Location, table_name: str) -> list[Record]:
     """All rows of a table as its record model."""
     model = TABLES[table_name]
     return [model.model_validate(row) for row in read_table(root, table_name).to_pylist()]
+
+
+def check_schema_version(root: Location) -> None:
+    """Raise SchemaVersionError if any shard under `root` has another schema version.
+
+    Reads footers only (a few KB per shard), so it is cheap to call before every run.
+    """
+    if not _exists(root):
+        return
+    found: dict[str, int] = {}
+    for table in TABLES:
+        for shard in shard_files(root, table):
+            fs, path = _filesystem(shard)
+            metadata = pq.read_metadata(path, filesystem=fs).metadata or {}
+            version = metadata.get(SCHEMA_VERSION_KEY, b"").decode() or "unknown"
+            if version != SCHEMA_VERSION:
+                found[version] = found.get(version, 0) + 1
+    if found:
+        versions = ", ".join(f"{v} ({n} shards)" for v, n in sorted(found.items()))
+        raise SchemaVersionError(
+            f"{root}: shards written by errata schema version {versions}; this errata reads "
+            f"version {SCHEMA_VERSION}. Write to a new shard folder or delete this one."
+        )

@@ -40,11 +40,14 @@ from errata.store.catalog import (
 )
 from errata.store.shards import (
     TEMP_SUFFIX,
+    SchemaVersionError,
     batch_done,
     batch_item_ids,
     batch_key,
     batches_at,
+    check_schema_version,
     clean_orphans,
+    read_records,
     read_table,
     remove_batch,
     shard_files,
@@ -352,25 +355,31 @@ def test_kill_mid_write_leaves_no_partial_shard(tmp_path: Path) -> None:
         assert pq.read_table(shard).num_rows == 400_000
     assert shard_files(root, "t") == shards
 
-    removed = clean_orphans(root)
+    assert clean_orphans(root) == []  # too young to be judged orphans: their writer may run
+    removed = clean_orphans(root, max_age_seconds=0)
     assert sorted(removed) == leftovers
     assert temp_files(root) == []
     assert visible_parquet(root) == shards
 
 
-def test_clean_orphans_keeps_temps_of_live_writers(tmp_path: Path) -> None:
+def test_clean_orphans_judges_by_age_only(tmp_path: Path) -> None:
     directory = tmp_path / "mistakes" / "config=c"
     directory.mkdir(parents=True)
-    ours = directory / f".part-a.parquet.{os.getpid()}.abc123{TEMP_SUFFIX}"
-    dead = directory / f".part-b.parquet.999999999.abc123{TEMP_SUFFIX}"
+    # A writer's pid says nothing about a writer on another host sharing the root: a young
+    # temp file is kept whatever its name says, an old one is removed.
+    young = directory / f".part-a.parquet.otherhost-{os.getpid()}.abc123{TEMP_SUFFIX}"
+    young_dead_pid = directory / f".part-b.parquet.otherhost-999999999.abc123{TEMP_SUFFIX}"
     stale = directory / f".part-c.parquet.{os.getpid()}.def456{TEMP_SUFFIX}"
     unrelated = directory / "notes.tmp"
-    for path in (ours, dead, stale, unrelated):
+    for path in (young, young_dead_pid, stale, unrelated):
         path.write_bytes(b"partial")
     old = time.time() - 7200
     os.utime(stale, (old, old))
-    assert clean_orphans(tmp_path) == [dead, stale]
-    assert ours.exists() and unrelated.exists()
+    os.utime(unrelated, (old, old))
+    assert clean_orphans(tmp_path) == [stale]
+    assert young.exists() and young_dead_pid.exists() and unrelated.exists()
+    assert clean_orphans(tmp_path, max_age_seconds=0) == [young, young_dead_pid]
+    assert unrelated.exists()
     assert clean_orphans(tmp_path / "missing") == []
 
 
@@ -489,3 +498,66 @@ def test_batches_at_a_position_their_members_and_removal(tmp_path: Path) -> None
     assert members == {make_problem(1).problem_id, make_problem(2).problem_id}
     remove_batch(tmp_path, {"problems": "src", "mistakes": "cfg"}, "00002-bbb")
     assert batches_at(tmp_path, "problems", "src", "00002") == ["00002-aaa"]
+
+
+# --- shared roots (fsspec) and schema versions --------------------------------------------------
+
+
+@pytest.fixture
+def memory_root():
+    import fsspec
+
+    fs = fsspec.filesystem("memory")
+    root = f"memory://store-{os.getpid()}-{time.monotonic_ns()}"
+    yield root
+    if fs.exists(root):
+        fs.rm(root, recursive=True)
+
+
+def test_fsspec_root_writes_the_same_bytes_and_reads_back(tmp_path: Path, memory_root) -> None:
+    import fsspec
+
+    fs = fsspec.filesystem("memory")
+    local = write_records(tmp_path, "mistakes", CONFIG, "00001-b0", SAMPLES["mistakes"])
+    remote = write_records(memory_root, "mistakes", CONFIG, "00001-b0", SAMPLES["mistakes"])
+    assert remote == f"{memory_root}/mistakes/config={CONFIG}/part-00001-b0.parquet"
+    assert fs.cat(remote) == local.read_bytes()
+    assert [r.model_dump() for r in read_records(memory_root, "mistakes")] == [
+        r.model_dump() for r in SAMPLES["mistakes"]
+    ]
+    assert batch_done(memory_root, ["mistakes"], CONFIG, "00001-b0")
+    assert not batch_done(memory_root, ["mistakes", "rejects"], CONFIG, "00001-b0")
+    assert batches_at(memory_root, "mistakes", CONFIG, "00001") == ["00001-b0"]
+    ids = batch_item_ids(memory_root, "mistakes", CONFIG, "00001-b0", "mistake_id")
+    assert ids == {"m-0", "m-1"}
+    # No temp object is left beside the shard.
+    assert [p.rsplit("/", 1)[-1] for p in fs.find(memory_root)] == ["part-00001-b0.parquet"]
+    remove_batch(memory_root, {"mistakes": CONFIG}, "00001-b0")
+    assert read_table(memory_root, "mistakes").num_rows == 0
+
+
+def test_fsspec_root_orphans_are_judged_by_age(memory_root) -> None:
+    import fsspec
+
+    fs = fsspec.filesystem("memory")
+    temp = f"{memory_root}/mistakes/config=c/.part-a.parquet.otherhost-1.abc{TEMP_SUFFIX}"
+    fs.pipe(temp, b"partial")
+    assert clean_orphans(memory_root) == []
+    assert clean_orphans(memory_root, max_age_seconds=0) == [temp.replace("://", ":///")]
+    assert not fs.exists(temp)
+
+
+def test_check_schema_version_names_the_old_version(tmp_path: Path) -> None:
+    check_schema_version(tmp_path / "missing")
+    write_records(tmp_path, "problems", CONFIG, "b0", SAMPLES["problems"])
+    write_records(tmp_path, "mistakes", CONFIG, "b0", [])
+    check_schema_version(tmp_path)
+    old = to_arrow(SAMPLES["rejects"], Reject)
+    old = old.replace_schema_metadata({b"errata.schema_version": b"0"})
+    write_shard(tmp_path / "rejects" / "config=c" / "part-old.parquet", old)
+    with pytest.raises(SchemaVersionError) as raised:
+        check_schema_version(tmp_path)
+    message = str(raised.value)
+    assert isinstance(raised.value, ValueError) and "\n" not in message
+    assert message.startswith(f"{tmp_path}: shards written by errata schema version 0 (1 shards)")
+    assert f"this errata reads version {SCHEMA_VERSION}" in message
