@@ -1,0 +1,94 @@
+"""The public API: per-step verdicts for a worked solution, and for a JSON record."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from functools import lru_cache
+from typing import Literal
+
+from errata.generators.verify.steps.annotations import _annotation_segments, _check_annotations
+from errata.generators.verify.steps.claims import _Tally
+from errata.generators.verify.steps.parse import Number
+from errata.generators.verify.steps.scan import _Scanner
+
+Verdict = Literal["ok", "wrong", "unchecked"]
+
+
+@dataclass(frozen=True)
+class StepVerdict:
+    """The arithmetic verdict on one step."""
+
+    index: int
+    verdict: Verdict  # ok: >=1 claim, all hold; unchecked: no checkable claim
+    claims: int
+    detail: str
+
+
+Bindings = tuple[tuple[str, Number], ...]
+
+
+@lru_cache(maxsize=32768)
+def _check_line(step: str, bindings: Bindings) -> tuple[Verdict, int, str, Bindings]:
+    """One step's verdict, claim count, detail and the names bound after it.
+
+    Cached: the pipeline re-checks solutions that differ from an earlier one in one step.
+    """
+    if "=" not in step:
+        return "unchecked", 0, "", bindings
+    names = dict(bindings)
+    tally = _Tally()
+    hidden_equals = _check_annotations(step, names, tally) if "<<" in step else 0
+    if step.count("=") > hidden_equals:
+        _Scanner(step, names, tally).run()
+    after = tuple(names.items()) if names else bindings
+    if tally.claims == 0:
+        return "unchecked", 0, "", after
+    if tally.failure_at >= 0:
+        return "wrong", tally.claims, tally.failure, after
+    return "ok", tally.claims, "", after
+
+
+def clear_caches() -> None:
+    """Forget memoized results (for cold-start timing)."""
+    _check_line.cache_clear()
+    _annotation_segments.cache_clear()
+
+
+def check_steps(steps: list[str], question: str | None = None) -> list[StepVerdict]:
+    """Check every arithmetic claim of each step; names bound earlier carry forward."""
+    bindings: Bindings = ()
+    if question and "=" in question:
+        # Definitions such as `x = 12` in the question itself seed the names.
+        names: dict[str, Number] = {}
+        _Scanner(question, names, _Tally()).run()
+        bindings = tuple(names.items())
+    verdicts = []
+    for index, step in enumerate(steps):
+        verdict, claims, detail, bindings = _check_line(step, bindings)
+        verdicts.append(StepVerdict(index, verdict, claims, detail))
+    return verdicts
+
+
+def first_error_step(verdicts: list[StepVerdict]) -> int | None:
+    """Index of the first step whose arithmetic does not hold, or None."""
+    for verdict in verdicts:
+        if verdict.verdict == "wrong":
+            return verdict.index
+    return None
+
+
+def annotate_record(record: dict) -> dict:
+    """The record plus `first_error_step` and `step_verdicts` (for `errata verify-steps`)."""
+    steps = record.get("steps") if isinstance(record, dict) else None
+    if not isinstance(steps, list) or not all(isinstance(step, str) for step in steps):
+        raise ValueError("expected field 'steps' as a list of strings")
+    question = record.get("question")
+    verdicts = check_steps(steps, question if isinstance(question, str) else None)
+    return {
+        **record,
+        "first_error_step": first_error_step(verdicts),
+        "step_verdicts": [
+            {"index": v.index, "verdict": v.verdict, "claims": v.claims, "detail": v.detail}
+            for v in verdicts
+        ],
+    }
