@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import multiprocessing
 import signal
 import threading
 import time
@@ -14,7 +15,7 @@ from hypothesis import strategies as st
 
 from errata.generators.verify.answers import (
     AnswerCheck,
-    _run_in_pool,
+    _run_in_workers,
     annotate_record,
     extract_answer,
     verify_answer,
@@ -223,7 +224,7 @@ def _hang(pairs: list[tuple[str, str]], timeout_seconds: float) -> list[AnswerCh
 def test_stuck_worker_is_killed_and_pool_replaced() -> None:
     pairs = [("a", "x"), ("hang", "x"), ("b", "x"), ("c", "x")]
     start = time.monotonic()
-    checks = _run_in_pool(pairs, workers=2, timeout_seconds=1, task=_hang)
+    checks = _run_in_workers(pairs, workers=2, timeout_seconds=1, task=_hang)
     assert time.monotonic() - start < 30
     assert [c.verdict for c in checks] == ["correct", "timeout", "correct", "correct"]
     assert "killed" in checks[1].detail
@@ -243,6 +244,31 @@ def test_verify_answer_outside_main_thread() -> None:
     for thread in threads:
         thread.join(timeout=60)
     assert sorted(c.verdict for c in results) == ["correct", "timeout"]
+
+
+@pytest.mark.slow
+def test_verify_answer_inside_a_dask_worker() -> None:
+    """Dask's nanny workers are daemonic and run tasks in threads: no pool, no alarm there."""
+    from distributed import Client, LocalCluster
+
+    with (
+        LocalCluster(
+            n_workers=1, processes=True, threads_per_worker=2, dashboard_address=None
+        ) as cluster,
+        Client(cluster) as client,
+    ):
+        assert client.run(lambda: multiprocessing.current_process().daemon) == {
+            address: True for address in client.scheduler_info()["workers"]
+        }
+        futures = [
+            client.submit(verify_answer, "\\frac{1}{2}", "0.5", pure=False),
+            client.submit(verify_answer, *SLOW_PAIR, 1, pure=False),
+            client.submit(verify_answers, [("\\sqrt{8}", "2\\sqrt{2}"), ("A: 3", "#### 4")]),
+        ]
+        half, slow, many = client.gather(futures)
+    assert half.verdict == "correct" and "math-verify" in half.detail
+    assert slow.verdict == "timeout"
+    assert [c.verdict for c in many] == ["correct", "incorrect"]
 
 
 def test_verify_answers_rejects_zero_workers() -> None:

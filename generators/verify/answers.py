@@ -6,39 +6,47 @@ through math-verify, always bounded by a deadline:
 * math-verify's own timeout uses `signal.alarm`, which only works in a process's main thread, so
   its timeouts are switched off and replaced by our own `setitimer` deadline around the whole
   parse+verify of one pair. That deadline also needs the main thread.
-* `verify_answers` runs math-verify in process-pool workers (each task runs in a worker's main
-  thread). Workers stuck where a signal cannot reach (long C calls) are caught by a per-task
-  wall-clock watchdog in the parent, killed, and the pool replaced.
-* `verify_answer` called outside the main thread (e.g. inside a Prefect task) routes its
-  math-verify work through a one-worker pool instead of running it unbounded.
+* `verify_answers` runs math-verify in worker subprocesses (`answer_worker`, JSON lines over
+  stdin/stdout), each in its own main thread. Workers stuck where a signal cannot reach (long C
+  calls) are caught by a per-chunk wall-clock watchdog in the parent, killed and replaced.
+  Plain subprocesses start from any thread and from daemonic processes (Dask's workers), where a
+  multiprocessing pool cannot.
+* `verify_answer` called outside the main thread (e.g. inside a Prefect or Dask task) sends its
+  math-verify work to one worker subprocess instead of running it unbounded.
 """
 
 from __future__ import annotations
 
+import atexit
+import json
 import logging
-import multiprocessing
 import os
 import re
+import selectors
 import signal
+import subprocess
+import sys
 import threading
 import time
 from collections import deque
 from collections.abc import Callable, Iterator, Sequence
-from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from dataclasses import dataclass
 from fractions import Fraction
-from typing import Literal
+from typing import Any, Literal
 
 from errata.generators.verify.arithmetic import NUMBER_RE, parse_number
 
 AnswerVerdict = Literal["correct", "incorrect", "unparseable", "timeout"]
 
 # Slack on top of the per-item budget before the parent declares a worker stuck: covers IPC and
-# pickling, not computation (the in-worker deadline bounds that).
+# JSON, not computation (the in-worker deadline bounds that).
 WATCHDOG_GRACE_SECONDS = 2.0
-POOL_STARTUP_SECONDS = 60.0
+WORKER_STARTUP_SECONDS = 60.0
+WORKER_STOP_SECONDS = 5.0
 MAX_CHUNK = 16
+# Warm workers kept between calls (at least this many, or one per core).
+MAX_IDLE_WORKERS = 4
 
 
 @dataclass(frozen=True)
@@ -335,8 +343,8 @@ def verify_answer(prediction: str, reference: str, timeout_seconds: int = 5) -> 
     """Compare a model output (or bare answer) with a reference (answer or full solution).
 
     Plain numbers are settled inline. Other answers go to math-verify: inline under an alarm in
-    the main thread; from any other thread through a one-worker process pool (slower to start,
-    but still bounded by `timeout_seconds`).
+    the main thread; from any other thread (a Prefect or Dask task) through a worker
+    subprocess, still bounded by `timeout_seconds`.
     """
     _require_positive(timeout_seconds)
     outcome = _check_without_sympy(prediction, reference)
@@ -344,7 +352,7 @@ def verify_answer(prediction: str, reference: str, timeout_seconds: int = 5) -> 
         return outcome
     if _in_main_thread():
         return _math_verify_with_deadline(*outcome, timeout_seconds)
-    return _run_in_pool([outcome], workers=1, timeout_seconds=timeout_seconds)[0]
+    return _run_in_workers([outcome], workers=1, timeout_seconds=timeout_seconds)[0]
 
 
 # --- many pairs --------------------------------------------------------------------------------
@@ -368,7 +376,7 @@ def verify_answers(
             slow_positions.append(position)
             slow_pairs.append(outcome)
     if slow_pairs:
-        checks = _run_in_pool(slow_pairs, workers, timeout_seconds)
+        checks = _run_in_workers(slow_pairs, workers, timeout_seconds)
         for position, check in zip(slow_positions, checks, strict=True):
             results[position] = check
     return [check for check in results if check is not None]
@@ -384,83 +392,152 @@ _WARM_UP_PAIRS = [
 ]
 
 
-def _initialize_worker() -> None:
+def warm_up() -> None:
+    """Pay math-verify's first-use costs (imports, parser set-up) now; main thread only."""
     for predicted, reference in _WARM_UP_PAIRS:
         _math_verify_with_deadline(predicted, reference, 30)
 
 
-def _worker_pid() -> int:
-    return os.getpid()
+# --- worker subprocesses -----------------------------------------------------------------------
+#
+# Plain subprocesses rather than a multiprocessing pool: they start from any thread and from
+# daemonic processes (Dask's nanny workers may not have multiprocessing children), and each one
+# runs math-verify in its own main thread, where the alarm works.
+
+WORKER_MODULE = "errata.generators.verify.answer_worker"
 
 
-def _pool_context() -> multiprocessing.context.BaseContext:
-    # forkserver: children fork from a clean single-threaded server (safe under Prefect's
-    # threads), and preloading math-verify there saves each new worker the import.
-    # The preload is a no-op if the process's forkserver was already started by other code.
-    context = multiprocessing.get_context("forkserver")
-    context.set_forkserver_preload(["math_verify", __name__])
-    return context
+class _WorkerDied(Exception):
+    """The worker's stdout closed: it crashed or was killed."""
 
 
-def _start_pool(workers: int) -> ProcessPoolExecutor:
-    """A pool whose every worker has finished warming up, so a task starts when submitted."""
-    executor = ProcessPoolExecutor(
-        max_workers=workers, mp_context=_pool_context(), initializer=_initialize_worker
-    )
-    ready: set[int] = set()
-    give_up_at = time.monotonic() + POOL_STARTUP_SECONDS
-    while len(ready) < workers and time.monotonic() < give_up_at:
-        pings = [executor.submit(_worker_pid) for _ in range(workers - len(ready))]
-        done, _ = wait(pings, timeout=max(0.0, give_up_at - time.monotonic()))
-        ready.update(ping.result() for ping in done)
-    if len(ready) < workers:
-        _kill_pool(executor)
-        raise RuntimeError(f"answer-verification workers did not start in {POOL_STARTUP_SECONDS}s")
-    return executor
+class _Worker:
+    """One warm math-verify subprocess, driven by one caller at a time."""
+
+    def __init__(self) -> None:
+        self.owner = os.getpid()
+        self.process = subprocess.Popen(
+            [sys.executable, "-m", WORKER_MODULE],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+        )
+        self._pending = bytearray()
+
+    def fileno(self) -> int:
+        assert self.process.stdout is not None
+        return self.process.stdout.fileno()
+
+    def send(self, request: dict[str, Any]) -> None:
+        assert self.process.stdin is not None
+        try:
+            self.process.stdin.write(json.dumps(request, ensure_ascii=False).encode() + b"\n")
+            self.process.stdin.flush()
+        except OSError as exc:  # BrokenPipeError: it died between requests
+            raise _WorkerDied from exc
+
+    def read_reply(self) -> dict[str, Any] | None:
+        """Read what the pipe holds (call when it is readable); the reply once a line is whole."""
+        chunk = os.read(self.fileno(), 1 << 16)
+        if not chunk:
+            raise _WorkerDied
+        self._pending += chunk
+        line, newline, rest = self._pending.partition(b"\n")
+        if not newline:
+            return None
+        self._pending = bytearray(rest)
+        return json.loads(line)
+
+    def alive(self) -> bool:
+        return self.process.poll() is None and self.owner == os.getpid()
+
+    def stop(self, kill: bool = True) -> None:
+        """Kill the worker (or, with kill=False, let it finish by closing its stdin)."""
+        if self.owner != os.getpid():
+            return  # inherited through fork: the parent's worker, not ours to stop
+        if kill:
+            self.process.kill()
+        for pipe in (self.process.stdin, self.process.stdout):
+            if pipe is not None:
+                with suppress(OSError):
+                    pipe.close()
+        try:
+            self.process.wait(timeout=WORKER_STOP_SECONDS)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+            self.process.wait()
 
 
-# Pools live for the whole process (warming a worker costs about a second), one per worker
-# count; a lock gives one caller at a time the whole pool, which keeps task deadlines honest.
-_pools: dict[int, ProcessPoolExecutor] = {}
-_pools_owner = os.getpid()
-_pools_lock = threading.Lock()
+def _start_workers(count: int) -> list[_Worker]:
+    """`count` workers that have finished warming up, started in parallel."""
+    workers = [_Worker() for _ in range(count)]
+    waiting = {worker.fileno(): worker for worker in workers}
+    give_up_at = time.monotonic() + WORKER_STARTUP_SECONDS
+    try:
+        with selectors.DefaultSelector() as selector:
+            for worker in workers:
+                selector.register(worker.fileno(), selectors.EVENT_READ, worker)
+            while waiting:
+                remaining = give_up_at - time.monotonic()
+                if remaining <= 0:
+                    raise RuntimeError(
+                        f"answer-verification workers did not start in {WORKER_STARTUP_SECONDS}s"
+                    )
+                for key, _ in selector.select(timeout=remaining):
+                    worker = key.data
+                    try:
+                        ready = worker.read_reply()
+                    except _WorkerDied:
+                        raise RuntimeError(
+                            f"answer-verification worker exited at start-up "
+                            f"(code {worker.process.wait()}); see its stderr above"
+                        ) from None
+                    if ready is not None:
+                        selector.unregister(worker.fileno())
+                        del waiting[worker.fileno()]
+    except BaseException:
+        for worker in workers:
+            worker.stop()
+        raise
+    return workers
 
 
-def _shared_pool(workers: int) -> ProcessPoolExecutor:
-    """The process's pool for `workers` (call with _pools_lock held)."""
-    global _pools_owner
-    if _pools_owner != os.getpid():
-        # Inherited through fork: those workers belong to the parent.
-        _pools.clear()
-        _pools_owner = os.getpid()
-    if workers not in _pools:
-        _pools[workers] = _start_pool(workers)
-    return _pools[workers]
+# Warm workers left by earlier calls (warming one costs about a second). Callers check workers
+# out and back in, so threads verifying at the same time each drive their own.
+_idle_workers: list[_Worker] = []
+_idle_lock = threading.Lock()
 
 
-def _discard_pool(workers: int) -> None:
-    """Kill the pool for `workers` (call with _pools_lock held)."""
-    executor = _pools.pop(workers, None)
-    if executor is not None:
-        _kill_pool(executor)
+def _check_out(count: int) -> list[_Worker]:
+    with _idle_lock:
+        # Workers inherited through fork belong to the parent.
+        _idle_workers[:] = [w for w in _idle_workers if w.owner == os.getpid()]
+        taken = [_idle_workers.pop() for _ in range(min(count, len(_idle_workers)))]
+    taken = [w for w in taken if w.alive()]
+    if len(taken) < count:
+        taken += _start_workers(count - len(taken))  # outside the lock: others need not wait
+    return taken
+
+
+def _check_in(workers: Sequence[_Worker]) -> None:
+    keep_at_most = max(MAX_IDLE_WORKERS, os.cpu_count() or 1)
+    with _idle_lock:
+        for worker in workers:
+            if worker.alive() and len(_idle_workers) < keep_at_most:
+                _idle_workers.append(worker)
+            else:
+                worker.stop()
 
 
 def shutdown_workers() -> None:
-    """Stop the verification worker processes (they are restarted on demand)."""
-    with _pools_lock:
-        for workers in list(_pools):
-            executor = _pools.pop(workers)
-            executor.shutdown(wait=True)
+    """Stop the idle verification workers (new ones start on demand)."""
+    with _idle_lock:
+        stopping = [w for w in _idle_workers if w.owner == os.getpid()]
+        _idle_workers.clear()
+    for worker in stopping:
+        worker.stop(kill=False)
 
 
-def _kill_pool(executor: ProcessPoolExecutor) -> None:
-    """Stop a pool even if a worker is busy: shutdown() alone would wait for it forever."""
-    processes = list((getattr(executor, "_processes", None) or {}).values())
-    for process in processes:
-        process.kill()
-    executor.shutdown(wait=False, cancel_futures=True)
-    for process in processes:
-        process.join(timeout=5)
+atexit.register(shutdown_workers)
 
 
 def _chunk_size(count: int, workers: int) -> int:
@@ -471,87 +548,93 @@ def _chunk_size(count: int, workers: int) -> int:
 ChunkTask = Callable[[list[tuple[str, str]], float], list[AnswerCheck]]
 
 
-def _run_in_pool(
+def _run_in_workers(
     pairs: list[tuple[str, str]],
     workers: int,
     timeout_seconds: float,
     task: ChunkTask = _verify_chunk,
 ) -> list[AnswerCheck]:
-    """Run `task` over chunks of extracted pairs in worker processes, bounded in wall time.
+    """Run `task` over chunks of extracted pairs in worker subprocesses, bounded in wall time.
 
-    At most `workers` chunks are in flight, so each starts on submission and its deadline
-    (items x timeout + grace) is honest. A chunk past its deadline means a worker is stuck beyond
-    the in-worker alarm: the pool is killed, innocent in-flight chunks are resubmitted, and the
-    stuck chunk is split into single items; a single item past its deadline is a "timeout".
-    A dead worker fails every in-flight chunk, so those items are retried one at a time, alone
-    in the pool; one that kills its worker even then is reported as "timeout" too.
+    Each worker holds one chunk at a time, so a chunk's deadline (items x timeout + grace) starts
+    when it is sent. A worker past its deadline is stuck beyond its own alarm, and one whose
+    pipe closes has died: either way it is killed and replaced, and its chunk is split into
+    single items; a single item that is stuck or kills its worker is reported as "timeout".
+    `task` must be importable by name, since the worker looks it up.
     """
     results: list[AnswerCheck | None] = [None] * len(pairs)
     size = _chunk_size(len(pairs), workers)
     queue: deque[list[int]] = deque(
         list(range(start, min(start + size, len(pairs)))) for start in range(0, len(pairs), size)
     )
-    suspects: deque[int] = deque()
-    executor: ProcessPoolExecutor | None = None
-    in_flight: dict[Future[list[AnswerCheck]], tuple[list[int], float]] = {}
-    solo: Future[list[AnswerCheck]] | None = None
-
-    def submit(positions: list[int]) -> Future[list[AnswerCheck]]:
-        assert executor is not None
-        future = executor.submit(task, [pairs[i] for i in positions], timeout_seconds)
-        budget = len(positions) * timeout_seconds + WATCHDOG_GRACE_SECONDS
-        in_flight[future] = (positions, time.monotonic() + budget)
-        return future
+    task_name = f"{task.__module__}:{task.__qualname__}"
+    team = _check_out(min(workers, len(queue)))
+    idle = list(team)
+    busy: dict[_Worker, tuple[list[int], float]] = {}
 
     def give_up(position: int, detail: str) -> None:
         results[position] = AnswerCheck("timeout", pairs[position][0], detail)
 
-    with _pools_lock:
+    def retire(worker: _Worker, positions: list[int], detail: str) -> None:
+        selector.unregister(worker.fileno())
+        busy.pop(worker)
+        team.remove(worker)
+        worker.stop()
+        if len(positions) > 1:
+            queue.extendleft([position] for position in reversed(positions))
+        else:
+            give_up(positions[0], detail)
+
+    with selectors.DefaultSelector() as selector:
         try:
-            while queue or suspects or in_flight:
-                executor = _shared_pool(workers)
-                if suspects:
-                    if not in_flight:
-                        solo = submit([suspects.popleft()])
-                else:
-                    while queue and len(in_flight) < workers:
-                        submit(queue.popleft())
-                next_deadline = min(deadline for _, deadline in in_flight.values())
-                done, _ = wait(
-                    in_flight,
-                    timeout=max(0.0, next_deadline - time.monotonic()),
-                    return_when=FIRST_COMPLETED,
-                )
-                crashed = False
-                for future in done:
-                    positions, _ = in_flight.pop(future)
+            while queue or busy:
+                if queue and not idle and len(team) < workers:
+                    replacement = _start_workers(1)[0]
+                    team.append(replacement)
+                    idle.append(replacement)
+                while queue and idle:
+                    worker, positions = idle.pop(), queue.popleft()
+                    request = {
+                        "task": task_name,
+                        "pairs": [pairs[i] for i in positions],
+                        "timeout": timeout_seconds,
+                    }
+                    budget = len(positions) * timeout_seconds + WATCHDOG_GRACE_SECONDS
+                    busy[worker] = (positions, time.monotonic() + budget)
+                    selector.register(worker.fileno(), selectors.EVENT_READ, worker)
                     try:
-                        checks = future.result()
-                    except Exception:
-                        crashed = True
-                        if future is solo:
-                            give_up(positions[0], "worker process died")
-                        else:
-                            suspects.extend(positions)
-                        continue
-                    for position, check in zip(positions, checks, strict=True):
-                        results[position] = check
-                now = time.monotonic()
-                expired = {f for f, (_, deadline) in in_flight.items() if deadline <= now}
-                if not expired and not crashed:
+                        worker.send(request)
+                    except _WorkerDied:
+                        retire(worker, positions, "worker process died")
+                if not busy:
                     continue
-                _discard_pool(workers)
-                for future, (positions, _) in in_flight.items():
-                    if future not in expired:
-                        queue.appendleft(positions)
-                    elif len(positions) > 1:
-                        queue.extendleft([position] for position in positions)
-                    else:
-                        give_up(positions[0], f"worker stuck past {timeout_seconds}s; killed")
-                in_flight.clear()
+                next_deadline = min(deadline for _, deadline in busy.values())
+                for key, _ in selector.select(timeout=max(0.0, next_deadline - time.monotonic())):
+                    worker = key.data
+                    positions, _ = busy[worker]
+                    try:
+                        reply = worker.read_reply()
+                    except _WorkerDied:
+                        retire(worker, positions, "worker process died")
+                        continue
+                    if reply is None:
+                        continue
+                    selector.unregister(worker.fileno())
+                    busy.pop(worker)
+                    idle.append(worker)
+                    for position, (verdict, predicted, detail) in zip(
+                        positions, reply["checks"], strict=True
+                    ):
+                        results[position] = AnswerCheck(verdict, predicted, detail)
+                now = time.monotonic()
+                for worker, (positions, deadline) in list(busy.items()):
+                    if deadline <= now:
+                        retire(worker, positions, f"worker stuck past {timeout_seconds}s; killed")
         finally:
-            if in_flight:  # interrupted (e.g. KeyboardInterrupt): leave no busy workers behind
-                _discard_pool(workers)
+            for worker in busy:  # interrupted (e.g. KeyboardInterrupt): no busy workers left
+                team.remove(worker)
+                worker.stop()
+            _check_in(team)
     return [check for check in results if check is not None]
 
 
