@@ -13,6 +13,8 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from errata.generators.domains import DOMAINS
+from errata.generators.sources.check import check_source
 from errata.generators.sources.errors import BadInputError, BadLine, SourceUnavailableError
 from errata.generators.sources.files import iter_json_lines, load_mapped, read_records
 from errata.generators.sources.gsm8k import load_gsm8k, problems_from_rows
@@ -214,10 +216,31 @@ def test_load_mapped_with_a_custom_mapping(tmp_path: Path) -> None:
         ("file:my_set", "17", "2.5"),
     ]
     first = problems[0]
-    assert first.question == "How many?" and first.reference_solution == "2 * 3 = <<2*3=6>>6"
+    # The solution had no final line: it gets the answer field's, in the math domain's format.
+    assert first.question == "How many?"
+    assert first.reference_solution == "2 * 3 = <<2*3=6>>6\n" + DOMAINS["math"].render_answer("6")
     assert first.license == "CC-BY-4.0" and first.split == "train"
     assert first.problem_id == problem_id("file:my_set", "a1")
     assert json.loads(first.metadata) == {"file": "my_set.jsonl", "line": 1}
+
+
+def test_load_mapped_keeps_a_final_line_and_appends_a_missing_one(tmp_path: Path) -> None:
+    rows = [
+        {"q": "Q1?", "s": "4 + 5 = <<4+5=9>>9\n#### 9", "a": "9"},
+        {"q": "Q2?", "s": "4 + 5 = <<4+5=9>>9\n", "a": 9},
+        {"q": "Q3?", "s": "4 + 5 = 9"},
+    ]
+    path = _write_lines(tmp_path / "m.jsonl", [json.dumps(r) for r in rows])
+    bad: list[BadLine] = []
+    problems = load_mapped(
+        path, question_field="q", solution_field="s", answer_field="a", skip_bad=True,
+        bad_lines=bad,
+    )  # fmt: skip
+    final_line = DOMAINS["math"].render_answer("9")
+    assert [p.reference_solution for p in problems] == [f"4 + 5 = <<4+5=9>>9\n{final_line}"] * 2
+    assert [p.reference_answer for p in problems] == ["9", "9"]
+    # Neither an answer field nor a final line: still a bad line, not a guess.
+    assert [(b.line, b.reason) for b in bad] == [(3, "no_final_answer")]
 
 
 def test_load_mapped_takes_the_answer_from_a_final_line(tmp_path: Path) -> None:
@@ -292,6 +315,47 @@ def test_unsupported_or_missing_files(tmp_path: Path) -> None:
         list(read_records(csv))
     with pytest.raises(BadInputError, match="no such file"):
         list(read_records(tmp_path / "absent.jsonl"))
+
+
+# --- Checking a source before a run ---------------------------------------------------------
+
+
+def test_check_source_reads_every_line_and_names_the_bad_one(tmp_path: Path) -> None:
+    path = _write_lines(tmp_path / "g.jsonl", [_row(), _row(), "{oops", _row()])
+    with pytest.raises(BadInputError, match=rf"^{re.escape(str(path))}:3: expected a JSON object"):
+        check_source("gsm8k", str(path))
+    checked = check_source("gsm8k", str(path), skip_bad=True)
+    assert checked.problems == 3
+    assert [(b.line, b.reason) for b in checked.bad_lines] == [(3, "bad_json")]
+    # A limit reads no further than the run would: line 3 is never reached.
+    assert check_source("gsm8k", str(path), limit=2).problems == 2
+
+
+def test_check_source_mapped_file_uses_the_field_mapping(tmp_path: Path) -> None:
+    path = _write_lines(
+        tmp_path / "m.jsonl",
+        [json.dumps({"problem": "Q?", "worked": "2 + 2 = 4", "final": 4})] * 2,
+    )
+    fields = {"question_field": "problem", "solution_field": "worked", "answer_field": "final"}
+    assert check_source("file", str(path), fields=fields).problems == 2
+    with pytest.raises(BadInputError, match=r"m\.jsonl:1: expected field 'question'"):
+        check_source("file", str(path))
+
+
+def test_check_source_rejects_wrong_paths_and_option_combinations(tmp_path: Path) -> None:
+    with pytest.raises(BadInputError, match="got a folder"):
+        check_source("gsm8k", str(tmp_path))
+    with pytest.raises(BadInputError, match="got no such file"):
+        check_source("file", str(tmp_path / "absent.jsonl"))
+    with pytest.raises(ValueError, match="needs --path"):
+        check_source("file", None)
+    with pytest.raises(ValueError, match="reads no file"):
+        check_source("synthetic", "x.jsonl")
+    with pytest.raises(ValueError, match="expected one of synthetic, gsm8k, file"):
+        check_source("csv", "x.csv")
+    assert check_source("synthetic", None, limit=7).problems == 7
+    # A Hub id is left to the run: reading it needs `datasets` and the network.
+    assert check_source("gsm8k", "openai/gsm8k").problems is None
 
 
 # --- Synthetic -----------------------------------------------------------------------------

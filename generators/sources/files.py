@@ -9,10 +9,13 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+from errata.generators.domains import DOMAINS
 from errata.generators.sources.errors import BadInputError, BadLine, describe_value
 from errata.schemas.ids import canonical_json, problem_id
 from errata.schemas.records import Problem
 
+# Mapped files hold math word problems; the domain also says how a final-answer line is written.
+DOMAIN = "math"
 JSON_LINES_SUFFIXES = (".jsonl", ".ndjson", ".jsonl.gz", ".ndjson.gz")
 SUPPORTED = ".jsonl, .ndjson, .json, .parquet (or .jsonl.gz)"
 
@@ -164,7 +167,8 @@ def iter_raw_records(
     file = Path(path)
     name = file.name.lower()
     if not file.is_file():
-        raise BadInputError(str(path), None, f"an existing file ({SUPPORTED})", got="no such file")
+        got = "a folder" if file.is_dir() else "no such file"
+        raise BadInputError(str(path), None, f"an existing file ({SUPPORTED})", got=got)
     if name.endswith(".parquet"):
         for number, row, _ in _iter_parquet(file):
             yield number, row, row_json(row)
@@ -251,8 +255,10 @@ def load_mapped(
     """Problems from any JSONL/JSON/Parquet file, given which fields hold what.
 
     The answer comes from `answer_field`, or, when that field is absent (or is the solution
-    field itself), from a last solution line `#### n`. `source` defaults to `file:<stem>`;
-    source_id is the row's `id` when present, else its line number.
+    field itself), from a last solution line `#### n`. A solution without that line gets it
+    appended from the answer field, since the stages read the answer from the solution.
+    `source` defaults to `file:<stem>`; source_id is the row's `id` when present, else its
+    line number.
     """
     where = str(path)
     stem = Path(path).name
@@ -279,8 +285,10 @@ def load_mapped(
                         got=describe_value(row[answer_field]),
                         reason="wrong_type",
                     )
-            if answer is None:
-                answer = split_final_answer(solution)
+            solution_answer = split_final_answer(solution)
+            if answer is not None and solution_answer is None:
+                solution = f"{solution.rstrip()}\n{DOMAINS[DOMAIN].render_answer(answer)}"
+            answer = answer if answer is not None else solution_answer
             if answer is None:
                 raise BadInputError(
                     where,
@@ -310,7 +318,7 @@ def load_mapped(
                 source=source_name,
                 source_id=source_id,
                 split=split,
-                domain="math",
+                domain=DOMAIN,
                 question=question,
                 reference_solution=solution,
                 reference_answer=answer,

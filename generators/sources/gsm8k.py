@@ -93,6 +93,12 @@ def _looks_like_path(text: str) -> bool:
     return text.lower().endswith(_FILE_SUFFIXES) or text.startswith((".", "/", "~")) or "\\" in text
 
 
+def is_hub_id(path_or_hub_id: str) -> bool:
+    """True for a Hub dataset id such as `openai/gsm8k`: no such path, and not shaped like one."""
+    exists = Path(path_or_hub_id).expanduser().exists()
+    return not exists and not _looks_like_path(path_or_hub_id)
+
+
 def _load_hub(
     hub_id: str,
     split: str,
@@ -135,25 +141,25 @@ def load_gsm8k(
     Hub row order and stay stable when bad lines are skipped. A row without a `#### n` answer
     line raises BadInputError, or with `skip_bad` becomes a BadLine.
     """
+    if is_hub_id(path_or_hub_id):
+        return _load_hub(path_or_hub_id, split, skip_bad, bad_lines, limit)
     path = Path(path_or_hub_id).expanduser()
     if not path.exists():
-        if _looks_like_path(path_or_hub_id):
-            raise BadInputError(
-                path_or_hub_id,
-                None,
-                "an existing GSM8K .jsonl or .parquet file",
-                got="no such file",
-            )
-        return _load_hub(path_or_hub_id, split, skip_bad, bad_lines, limit)
+        raise BadInputError(
+            path_or_hub_id, None, "an existing GSM8K .jsonl or .parquet file", got="no such file"
+        )
     where = str(path_or_hub_id)
     problems: list[Problem] = []
+    if limit is not None and limit <= 0:
+        return problems
     for line, row, raw in iter_raw_records(path, skip_bad, bad_lines):
-        if limit is not None and len(problems) >= limit:
-            break
         try:
             problem = gsm8k_problem(row, line - 1, split, {"file": path.name}, where, line)
         except BadInputError as error:
             skip_or_raise(error, raw, skip_bad, bad_lines)
             continue
         problems.append(problem)
+        # Stop before reading on: a bad line past the limit must not fail a run that skips it.
+        if limit is not None and len(problems) >= limit:
+            break
     return problems
