@@ -1,4 +1,9 @@
-"""The `errata` command line."""
+"""The `errata` command line.
+
+`run` checks every option and reads its whole input before the flow module (and Prefect with
+it) is imported: bad input is one line, `error: FILE:LINE: expected …`, exit status 2, and
+nothing is written.
+"""
 
 from __future__ import annotations
 
@@ -17,73 +22,129 @@ os.environ.setdefault("PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS", "90")
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeElapsedColumn
 
+from errata.generators.domains import check_error_types
 from errata.generators.recipes.select import DEFAULT_NGRAM
+from errata.generators.sources.check import SourceKind, check_source
 from errata.generators.sources.errors import BadInputError
 from errata.generators.sources.files import iter_json_lines
 from errata.schemas.exports import RECIPES
 from errata.store import catalog
+from errata.store.catalog import DEFAULT_SHARDS, check_shard_root
 from errata.store.export import DEFAULT_EXPORT, ExportDirError, export_files, is_export
+from errata.store.shards import check_schema_version
 
 app = typer.Typer(add_completion=False, no_args_is_help=False, help=__doc__)
 console = Console()
 err_console = Console(stderr=True)
 
-OutOption = Annotated[Path, typer.Option("--out", help="Shard root (Parquet files).")]
+# One name per meaning: --shards is always a shard root, --out always something written.
+ShardsOption = Annotated[
+    Path, typer.Option("--shards", help="Shard root: the folder of Parquet shards.")
+]
+# Field names default to None so that passing one with a source other than `file` is caught.
+FILE_FIELD_DEFAULTS = {
+    "question_field": "question",
+    "solution_field": "solution",
+    "answer_field": "answer",
+}
+# How many reject reasons the stage tables show per stage, most frequent first.
+TOP_REASONS = 3
 
 
 def _fail(message: str, code: int = 2) -> None:
-    err_console.print(f"[bold red]error:[/] {message}", soft_wrap=True)
+    # Messages quote user input (e.g. `openai/gsm8k[train]:2`); rich must not read it as markup.
+    err_console.print(f"[bold red]error:[/] {escape(message)}", soft_wrap=True)
     raise typer.Exit(code)
+
+
+def _check_shards(shards: Path) -> None:
+    """Fail unless `shards` holds errata shards of this schema version."""
+    try:
+        check_shard_root(shards)
+    except ValueError as exc:  # ShardRootError, SchemaVersionError
+        _fail(str(exc))
+
+
+def _file_fields(source: str, given: dict[str, str | None]) -> dict[str, str] | None:
+    """The field mapping for `--source file`; a field option with another source is an error."""
+    if source != "file":
+        named = [f"--{name.replace('_', '-')}" for name, value in given.items() if value]
+        if named:
+            raise ValueError(f"{', '.join(named)}: only --source file reads field names")
+        return None
+    return {name: value or FILE_FIELD_DEFAULTS[name] for name, value in given.items()}
 
 
 @app.command()
 def run(
-    source: Annotated[str, typer.Option(help="synthetic, gsm8k or file")] = "synthetic",
-    path: Annotated[str | None, typer.Option(help="Input file, or a Hub dataset id")] = None,
-    limit: Annotated[int | None, typer.Option("--limit", "-n", help="Problems to use")] = None,
+    source: Annotated[SourceKind, typer.Option(help="Where problems come from")] = "synthetic",
+    path: Annotated[
+        str | None, typer.Option(help="Input file (JSONL, JSON, Parquet), or a Hub dataset id")
+    ] = None,
+    limit: Annotated[
+        int | None, typer.Option("--limit", "-n", min=1, help="Problems to use [synthetic: 200]")
+    ] = None,
     split: str = "test",
     seed: int = 0,
     error_types: Annotated[
-        str | None, typer.Option(help="Comma-separated error types (default: all rules)")
+        str | None, typer.Option(help="Comma-separated error types (default: every rule)")
     ] = None,
-    batch_size: int = 100,
-    workers: int = 2,
+    batch_size: Annotated[int, typer.Option(min=1)] = 100,
+    workers: Annotated[int, typer.Option(min=1)] = 2,
     skip_bad: Annotated[bool, typer.Option(help="Send malformed lines to rejects")] = False,
-    question_field: str = "question",
-    solution_field: str = "solution",
-    answer_field: str = "answer",
-    out: OutOption = Path("data/shards"),
+    question_field: Annotated[
+        str | None, typer.Option(help="--source file: field of the question [question]")
+    ] = None,
+    solution_field: Annotated[
+        str | None, typer.Option(help="--source file: field of the worked solution [solution]")
+    ] = None,
+    answer_field: Annotated[
+        str | None, typer.Option(help="--source file: field of the final answer [answer]")
+    ] = None,
+    shards: ShardsOption = DEFAULT_SHARDS,
 ) -> None:
     """Run the generate flow; with no options, 200 synthetic problems through every stage."""
-    from errata.flows.generate import (  # Prefect loads only when needed
-        config_hash_for,
-        run_generate,
-    )
-
     if limit is None and source == "synthetic":
         limit = 200
+    given_fields = {
+        "question_field": question_field,
+        "solution_field": solution_field,
+        "answer_field": answer_field,
+    }
+    try:
+        fields = _file_fields(source, given_fields)
+        types = list(check_error_types(error_types.split(","))) if error_types is not None else None
+        # Reads every record the run will use, so bad input stops here, before Prefect starts.
+        check_source(source, path, split, limit, fields, skip_bad)
+        if shards.exists():
+            check_schema_version(shards)
+    except ValueError as exc:  # BadInputError is a ValueError too
+        _fail(str(exc))
     parameters: dict[str, Any] = {
         "source": source,
         "path": path,
         "limit": limit,
         "split": split,
         "seed": seed,
-        "error_types": error_types.split(",") if error_types else None,
+        "error_types": types,
         "batch_size": batch_size,
-        "out": str(out),
+        "out": str(shards),
         "workers": workers,
         "skip_bad": skip_bad,
-        "fields": {
-            "question_field": question_field,
-            "solution_field": solution_field,
-            "answer_field": answer_field,
-        }
-        if source == "file"
-        else None,
+        "fields": fields,
     }
-    shard_dir = out / "mistakes" / f"config={config_hash_for(parameters)}"
+    summary = _run_flow(parameters, shards)
+    _print_summary(summary, shards)
+
+
+def _run_flow(parameters: dict[str, Any], shards: Path) -> dict[str, Any]:
+    """Call the generate flow in a thread while a progress bar counts the batches written."""
+    from errata.flows.generate import config_hash_for, run_generate  # Prefect loads here
+
+    shard_dir = shards / "mistakes" / f"config={config_hash_for(parameters)}"
     outcome: dict[str, Any] = {}
 
     def target() -> None:
@@ -109,29 +170,48 @@ def run(
             progress.update(bar, completed=done)
     if "error" in outcome:
         error = outcome["error"]
-        if isinstance(error, BadInputError | ValueError | FileNotFoundError):
+        if isinstance(error, ValueError | FileNotFoundError):  # incl. BadInputError
             _fail(str(error))
         raise error
-    _print_summary(outcome["summary"])
+    return outcome["summary"]
 
 
-def _print_summary(summary: dict[str, Any]) -> None:
-    rows = [(c["stage"], c["n_in"], c["n_out"], c["n_rejected"]) for c in summary["counts"]]
-    console.print(catalog.render_table(["stage", "in", "kept", "rejected"], rows, "stages"))
-    root = Path(summary["out"])
+def _top_reasons(rejected_by_reason: list[dict[str, Any]]) -> str:
+    ranked = sorted(rejected_by_reason, key=lambda r: (-r["n"], r["reason"]))[:TOP_REASONS]
+    return ", ".join(f"{r['reason']} {r['n']}" for r in ranked)
+
+
+def _print_summary(summary: dict[str, Any], shards: Path) -> None:
+    rows = [
+        (
+            c["stage"],
+            c["n_in"],
+            c["n_out"],
+            c["n_rejected"],
+            _top_reasons(c.get("rejected_by_reason", [])),
+            round(c.get("seconds", 0.0), 3),
+        )
+        for c in summary["counts"]
+    ]
+    columns = ["stage", "in", "kept", "rejected", "top reject reasons", "seconds"]
+    console.print(catalog.render_table(columns, rows, "stages"))
     console.print(
         f"run [bold]{summary['run_id']}[/]: {summary['problems']} problems, "
         f"{summary['batches']} batches ({summary['batches_skipped']} already done), "
         f"{summary['wall_seconds']} s"
     )
-    console.print(f"shards under [bold]{root.resolve()}[/]")
+    if "tracking" in summary:
+        ran_on = f"; ran on {summary['runner']}" if summary.get("runner") else ""
+        line = f"Prefect tracking: {summary['tracking']}{ran_on}"
+        console.print(f"[dim]{escape(line)}[/]", soft_wrap=True)
+    console.print(f"shards under [bold]{escape(str(shards.resolve()))}[/]")
     sql = (
         "select error_type, count(*) as mistakes from mistakes "
         f"where run_id = '{summary['run_id']}' group by 1 order by 2 desc"
     )
-    columns, result = catalog.query(root, sql)
+    columns, result = catalog.query(shards, sql)
     console.print(catalog.render_table(columns, result, "mistakes by error type"))
-    console.print(f'[dim]errata query "{sql}" --out {root}[/]', soft_wrap=True)
+    console.print(f'[dim]errata query "{sql}" --shards {escape(str(shards))}[/]', soft_wrap=True)
 
 
 def _annotate_file(path: Path, out: Path | None, annotate: Any) -> int:
@@ -206,7 +286,7 @@ ExportOption = Annotated[
 @app.command()
 def query(
     sql: str,
-    out: OutOption = Path("data/shards"),
+    shards: ShardsOption = DEFAULT_SHARDS,
     export: ExportOption = None,
 ) -> None:
     """Run SQL over the shards (views: problems, attempts, mistakes, rejects, runs) and over
@@ -219,17 +299,19 @@ def query(
         _fail(
             f"{export} is not an errata export folder (no _errata/export.json); run errata export"
         )
+    _check_shards(shards)
     try:
-        columns, rows = catalog.query(out, sql, export)
+        columns, rows = catalog.query(shards, sql, export)
     except duckdb.Error as exc:
         _fail(str(exc))
     console.print(catalog.render_table(columns, rows))
 
 
 @app.command()
-def stats(out: OutOption = Path("data/shards")) -> None:
-    """Counts by source, error type, origin, verdict and reject reason."""
-    for name, (columns, rows) in catalog.stats_with_columns(out).items():
+def stats(shards: ShardsOption = DEFAULT_SHARDS) -> None:
+    """Counts by source, error type, origin, verdict and reject reason; the stages of each run."""
+    _check_shards(shards)
+    for name, (columns, rows) in catalog.stats_with_columns(shards).items():
         console.print(catalog.render_table(columns, rows, name.replace("_", " ")))
 
 
@@ -243,7 +325,7 @@ def export(
         str, typer.Option(help=f"Comma-separated recipes, or all: {', '.join(RECIPES)}")
     ] = "all",
     out: Annotated[Path, typer.Option("--out", help="Export folder (Hub-ready)")] = DEFAULT_EXPORT,
-    shards: Annotated[Path, typer.Option(help="Shard root to read")] = Path("data/shards"),
+    shards: ShardsOption = DEFAULT_SHARDS,
     seed: int = 0,
     test_fraction: Annotated[float, typer.Option(help="Share of problems in test")] = 0.1,
     max_per_problem: Annotated[int | None, typer.Option(help="Rows per problem, per config")] = (
@@ -262,7 +344,8 @@ def export(
     show: Annotated[int, typer.Option(help="Print this many rows of each config")] = 0,
 ) -> None:
     """Build training sets (LEMMA, RISE, LeMa, ...) from the shards into a Hub-ready folder."""
-    from errata.flows.export import run_export
+    _check_shards(shards)
+    from errata.flows.export import run_export  # Prefect loads here
 
     recipes = list(RECIPES) if recipe == "all" else _split_list(recipe) or []
     try:
@@ -291,7 +374,7 @@ def export(
         console.print(
             catalog.render_table(["config", "step", "reason", "rows"], excluded, "left out")
         )
-    console.print(f"export under [bold]{out.resolve()}[/] (dataset card: README.md)")
+    console.print(f"export under [bold]{escape(str(out.resolve()))}[/] (dataset card: README.md)")
     if show:
         _show_rows(out, show)
 

@@ -19,9 +19,10 @@ from rich.table import Table
 from errata.schemas.arrow import table_schema
 from errata.schemas.records import TABLES
 from errata.store.export import EXCLUSIONS, META_DIR, export_files, is_export
-from errata.store.shards import SHARD_SUFFIX
+from errata.store.shards import SHARD_SUFFIX, check_schema_version
 
 PARTITION_COLUMN = "config"
+DEFAULT_SHARDS = Path("data/shards")
 
 STATS_SQL: dict[str, str] = {
     "problems_by_source": """
@@ -48,7 +49,72 @@ STATS_SQL: dict[str, str] = {
         select run_id, flow, started_at, wall_seconds from runs
         order by started_at desc, run_id
     """,
+    # The stage books of each run's latest invocation, in stage order; the top three reject
+    # reasons are sorted by count, then name, inside DuckDB.
+    "stages_of_latest_runs": """
+        with latest as (
+            select run_id, finished_at, counts from runs
+            qualify row_number() over (
+                partition by run_id order by finished_at desc, invocation_id desc
+            ) = 1
+        ),
+        stages as (
+            select run_id, finished_at, unnest(counts) as c,
+                generate_subscripts(counts, 1) as position
+            from latest
+        )
+        select
+            run_id,
+            c.stage as stage,
+            c.n_in as "in",
+            c.n_out as kept,
+            c.n_rejected as rejected,
+            array_to_string(
+                list_transform(
+                    list_slice(
+                        list_sort(
+                            list_transform(
+                                c.rejected_by_reason,
+                                lambda r: {'minus_n': -r.n, 'reason': r.reason}
+                            )
+                        ),
+                        1, 3
+                    ),
+                    lambda r: r.reason || ' ' || -r.minus_n
+                ),
+                ', '
+            ) as top_reject_reasons,
+            round(c.seconds, 3) as seconds
+        from stages
+        order by finished_at desc, run_id, position
+    """,
 }
+
+
+class ShardRootError(ValueError):
+    """A shard root that does not exist or holds no errata shards."""
+
+
+def check_shard_root(root: Path) -> None:
+    """Raise ShardRootError unless `root` is a folder holding at least one errata shard, and
+    SchemaVersionError if its shards were written by another schema version.
+
+    Without this a mistyped --shards reads as empty tables: zero rows, and no hint why.
+    """
+    folder = Path(root)
+    if not folder.exists():
+        raise ShardRootError(
+            f"{root}: no such shard folder; run errata run --shards {root} first, "
+            "or pass --shards DIR"
+        )
+    if not folder.is_dir():
+        raise ShardRootError(f"{root}: not a folder; pass the shard root as --shards DIR")
+    if not any(glob.glob(_table_glob(folder, table), recursive=True) for table in TABLES):
+        raise ShardRootError(
+            f"{root} holds no errata shards (no Parquet files under {', '.join(TABLES)}); "
+            f"run errata run --shards {root} first, or pass --shards DIR"
+        )
+    check_schema_version(folder)
 
 
 def _sql_string(value: str) -> str:

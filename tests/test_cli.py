@@ -95,11 +95,11 @@ def test_query_and_stats_read_the_shards(tmp_path: Path) -> None:
     write_records(tmp_path, "mistakes", "c", "b0", result.mistakes)
     write_records(tmp_path, "rejects", "c", "b0", result.rejects)
     query = runner.invoke(
-        app, ["query", "select count(*) as n from mistakes", "--out", str(tmp_path)]
+        app, ["query", "select count(*) as n from mistakes", "--shards", str(tmp_path)]
     )
     assert query.exit_code == 0 and str(len(result.mistakes)) in query.output
-    stats = runner.invoke(app, ["stats", "--out", str(tmp_path)])
+    stats = runner.invoke(app, ["stats", "--shards", str(tmp_path)])
     assert stats.exit_code == 0
     assert "calculation" in stats.output and "synthetic" in stats.output
-    bad = runner.invoke(app, ["query", "select nope", "--out", str(tmp_path)])
+    bad = runner.invoke(app, ["query", "select nope", "--shards", str(tmp_path)])
     assert bad.exit_code == 2 and "nope" in bad.output
