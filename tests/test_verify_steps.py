@@ -201,6 +201,78 @@ def test_a_word_inside_an_expression_is_not_taken_for_a_label() -> None:
     assert [v.verdict for v in verdicts] == ["unchecked", "unchecked"]
 
 
+# ---------------------------------------------------------------- symbolic chains
+
+SYMBOLIC_SLIP = "(A * B) + (C * D) = (-19 * 72) + (-2 * -1) = -1364 + 2 = -1362"
+
+
+def test_symbolic_first_link_does_not_hide_a_slip() -> None:
+    verdict = verdict_of(SYMBOLIC_SLIP)
+    assert verdict.verdict == "wrong"
+    assert verdict.detail == "(-19 * 72) + (-2 * -1) = -1364 + 2 but is -1366"
+
+
+@pytest.mark.parametrize(
+    "line",
+    [
+        "(A * B) + (C * D) = (-19 * 72) + (-2 * -1) = -1368 + 2 = -1366",
+        "A + B = 3 + 4 = 7",
+        "f(3) = 2*3 + 1 = 7",
+        "The number of apples = 3 * 4 = 12",
+        "Let's calculate A = (-5 + 9 * -3 - 0) = (-5 + (9 * -3) - 0) = (-5 + (-27) - 0)"
+        " = (-32 - 0) = -32.",
+    ],
+)
+def test_symbolic_chains_that_hold_are_ok(line: str) -> None:
+    assert verdict_of(line).verdict == "ok"
+
+
+@pytest.mark.parametrize(
+    ("line", "detail"),
+    [
+        ("A + B = 3 + 4 = 8", "3 + 4 = 8 but is 7"),
+        ("f(3) = 2*3 + 1 = 8", "2*3 + 1 = 8 but is 7"),
+        (
+            "Let's calculate A = (-5 + 9 * -3 - 0) = (-5 + (9 * -3) - 0) = (-5 + (-27) - 0)"
+            " = (-22 - 0) = -22.",
+            "(-5 + (-27) - 0) = (-22 - 0) but is -32",
+        ),
+    ],
+)
+def test_symbolic_chains_with_a_slip_are_flagged(line: str, detail: str) -> None:
+    verdict = verdict_of(line)
+    assert verdict.verdict == "wrong"
+    assert verdict.detail == detail
+
+
+def test_a_function_argument_is_not_a_link() -> None:
+    # `f(3)` is not 3: read as a value, `(3) = 7` would be a false alarm.
+    assert verdict_of("f(3) = 7").verdict == "unchecked"
+    assert verdict_of("g(2) + 1 = 5 + 1 = 6").verdict == "ok"
+
+
+def test_symbolic_chain_slip_is_found_at_its_step() -> None:
+    steps = ["A = -19 * 72 is the first product.", SYMBOLIC_SLIP, "So the answer is -1362."]
+    assert first_error_step(check_steps(steps)) == 1
+
+
+@st.composite
+def symbolic_chains(draw: st.DrawFn) -> tuple[str, bool]:
+    """(`A + B = a op b = shown`, whether shown is the value) with a non-numeric first link."""
+    head = draw(st.sampled_from(["A + B", "(A * B) - C", "f(3)", "total", "g(x) + h(y)"]))
+    op = draw(st.sampled_from(["+", "-", "*"]))
+    a, b = draw(st.integers(-999, 999)), draw(st.integers(-999, 999))
+    value = {"+": a + b, "-": a - b, "*": a * b}[op]
+    shown = value + draw(st.sampled_from([0, 0, 1, -1, 10, -100]))
+    return f"{head} = ({a}) {op} ({b}) = {shown}", shown == value
+
+
+@given(symbolic_chains())
+def test_symbolic_chain_is_ok_iff_its_numeric_links_agree(chain: tuple[str, bool]) -> None:
+    line, holds = chain
+    assert verdict_of(line).verdict == ("ok" if holds else "wrong")
+
+
 # ---------------------------------------------------------------- records for the CLI
 
 

@@ -77,6 +77,24 @@ def _looks_like_variable(tokens: list[tuple[str, str, int, int]], index: int) ->
     return len(word) == 1 or not word.islower()
 
 
+def _is_call(tokens: list[tuple[str, str, int, int]], paren: int) -> bool:
+    """Is the `(` at `paren` written against a word, as in `f(3)` or `round(2.5)`?"""
+    return _is_word(tokens, paren - 1) and tokens[paren - 1][3] == tokens[paren][2]
+
+
+def _after_call(tokens: list[tuple[str, str, int, int]], i: int) -> int:
+    """Where reading resumes after a call whose `(` ends right before `i`: past its `)` and
+    the rest of the side it is part of (`g(2) + 1`), at the next `=` or word."""
+    depth = 1
+    while i < len(tokens) and depth:
+        kind = tokens[i][0]
+        depth += (kind == "lp") - (kind == "rp")
+        i += 1
+    while i < len(tokens) and tokens[i][0] not in ("eq", "word", "other"):
+        i += 1
+    return i
+
+
 def _starts_clause(tokens: list[tuple[str, str, int, int]], index: int) -> bool:
     """Does the run at `index` open its line or clause, in at most two words (`Total cost`)?"""
     if len(tokens[index][1].split()) > 2:
@@ -362,6 +380,12 @@ class _Scanner:
 
     def _open_paren(self, start: int, end: int, i: int) -> int:
         tokens = self.tokens
+        if self._expects_operand() and _is_call(tokens, i - 1):
+            # `f(3) = 2*3 + 1 = 7`: a side with a function call has no value here; the
+            # sides after its `=` are still read.
+            self._close()
+            self.loose_words = None
+            return _after_call(tokens, i)
         if not self._expects_operand():
             if _is_word(tokens, i) and i + 1 < len(tokens) and tokens[i + 1][0] == "rp":
                 return i + 2  # `93 (average) * 5 (tests)`: a unit in brackets
@@ -392,7 +416,9 @@ class _Scanner:
                 return
             if _is_word(self.tokens, i - 2) and _starts_clause(self.tokens, i - 2):
                 self.label = _name_key(_last_word(self.tokens[i - 2][1]))
-            self._start_chain()
+            # The side before this `=` was not read (`A + B = 3 + 4 = 7`, `f(3) = ...`), so
+            # the next side starts at the `=` and is whole: its claims may flag.
+            self.partial = False
             self.segment = _Segment(end)
             return
         if self._expects_operand():
