@@ -5,10 +5,8 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-import signal
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import pytest
@@ -20,7 +18,9 @@ from typer.testing import CliRunner
 from errata.flows.cli import app
 from errata.flows.generate import run_generate
 from errata.store import catalog
+from errata.store.shards import clean_orphans
 from tests.conftest import GSM8K_TEST, REPO
+from tests.killed_runs import kill_after_batches
 
 pytestmark = pytest.mark.slow
 
@@ -47,7 +47,8 @@ def _digests(root: Path) -> dict[str, str]:
     return {
         str(p.relative_to(root)): hashlib.sha256(p.read_bytes()).hexdigest()
         for p in root.rglob("*.parquet")
-        if "runs" not in p.parts
+        # runs and batches carry wall-clock seconds and invocation ids
+        if "runs" not in p.parts and "batches" not in p.parts
     }
 
 
@@ -74,14 +75,20 @@ def test_synthetic_run_writes_verified_records_and_resumes(tmp_path: Path) -> No
     assert artifact is not None and summary["run_id"] in artifact.data
 
     before = _digests(out)
-    again = run_generate(source="synthetic", limit=60, batch_size=20, out=str(out), seed=4)
+    # Untracked (plain processes) this time: the same batches, so every one is skipped.
+    again = run_generate(
+        source="synthetic", limit=60, batch_size=20, out=str(out), seed=4, prefect=False
+    )
     assert again["batches_skipped"] == 3 and again["mistakes_written"] == 0
+    assert again["counts"] == summary["counts"]  # the skipped batches' books were read back
     assert _digests(out) == before
     assert _sql(out, "select count(*), count(distinct mistake_id) from mistakes") == [
         (mistakes, mistakes)
     ]
     # Other batch boundaries make another run: it never mixes into the first one's shards.
-    regrouped = run_generate(source="synthetic", limit=60, batch_size=30, out=str(out), seed=4)
+    regrouped = run_generate(
+        source="synthetic", limit=60, batch_size=30, out=str(out), seed=4, prefect=False
+    )
     assert regrouped["run_id"] != summary["run_id"]
     per_run = "select run_id, count(*), count(distinct mistake_id) from mistakes group by 1"
     assert sorted(_sql(out, per_run)) == sorted(
@@ -91,7 +98,8 @@ def test_synthetic_run_writes_verified_records_and_resumes(tmp_path: Path) -> No
 
 def test_growing_or_shrinking_the_limit_never_duplicates(tmp_path: Path) -> None:
     out, clean = tmp_path / "shards", tmp_path / "clean"
-    common = {"source": "synthetic", "batch_size": 20, "seed": 5}
+    # Batch semantics do not depend on the runner: the untracked path keeps this test fast.
+    common = {"source": "synthetic", "batch_size": 20, "seed": 5, "prefect": False}
     run_generate(limit=50, out=str(out), **common)  # batches of 20, 20 and a partial 10
     grown = run_generate(limit=60, out=str(out), **common)
     assert grown["batches_skipped"] == 2  # the partial batch is redone whole, then replaced
@@ -109,7 +117,9 @@ def test_gsm8k_run_from_a_local_file(tmp_path: Path) -> None:
     if not GSM8K_TEST.exists():
         pytest.skip("../shared/data/gsm8k is not beside the repo")
     out = tmp_path / "shards"
-    summary = run_generate(source="gsm8k", path=str(GSM8K_TEST), limit=120, out=str(out))
+    summary = run_generate(
+        source="gsm8k", path=str(GSM8K_TEST), limit=120, out=str(out), prefect=False
+    )
     _assert_stage_counts_balance(summary)
     rows = _sql(out, "select source, count(*) from mistakes group by 1")
     assert rows == [("gsm8k", summary["mistakes_written"])]
@@ -126,7 +136,7 @@ def test_malformed_line_stops_the_run_naming_file_line_and_field(tmp_path: Path)
     )
     out = tmp_path / "shards"
     result = CliRunner().invoke(
-        app, ["run", "--source", "gsm8k", "--path", str(data), "--out", str(out)]
+        app, ["run", "--source", "gsm8k", "--path", str(data), "--shards", str(out)]
     )
     assert result.exit_code == 2
     assert f"{data}:3" in result.output
@@ -135,7 +145,7 @@ def test_malformed_line_stops_the_run_naming_file_line_and_field(tmp_path: Path)
     missing = tmp_path / "missing.jsonl"
     missing.write_text(json.dumps({"answer": "#### 5"}) + "\n")
     result = CliRunner().invoke(
-        app, ["run", "--source", "gsm8k", "--path", str(missing), "--out", str(out)]
+        app, ["run", "--source", "gsm8k", "--path", str(missing), "--shards", str(out)]
     )
     assert result.exit_code == 2
     assert f"{missing}:1" in result.output and "question" in result.output
@@ -146,7 +156,9 @@ def test_skip_bad_sends_malformed_lines_to_rejects(tmp_path: Path) -> None:
     good = {"question": "Ann has 2 and 3 pens.", "answer": "2 + 3 = <<2+3=5>>5\n#### 5"}
     data.write_text("\n".join([json.dumps(good), "not json", json.dumps({"answer": "#### 1"})]))
     out = tmp_path / "shards"
-    summary = run_generate(source="gsm8k", path=str(data), out=str(out), skip_bad=True)
+    summary = run_generate(
+        source="gsm8k", path=str(data), out=str(out), skip_bad=True, prefect=False
+    )
     source = summary["counts"][0]
     assert (source["n_in"], source["n_out"], source["n_rejected"]) == (3, 1, 2)
     rows = _sql(out, "select item_id from rejects where stage = 'source' order by item_id")
@@ -163,29 +175,21 @@ def test_killed_run_resumes_to_the_same_records(tmp_path: Path, prefect_server: 
         "OPENAI_API_KEY": secret,
         "HF_TOKEN": secret,
     }
-    args = ["--limit", "600", "--batch-size", "20", "--seed", "9", "--out", str(out)]
+    args = ["--limit", "600", "--batch-size", "20", "--seed", "9", "--shards", str(out)]
     command = [sys.executable, "-m", "errata.flows.cli", "run", *args]
-    child = subprocess.Popen(
-        command, cwd=REPO, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-        start_new_session=True,
-    )  # fmt: skip
-    deadline = time.monotonic() + 120
-    while time.monotonic() < deadline and child.poll() is None:
-        if len(list(out.glob("mistakes/*/*.parquet"))) >= 3:
-            break
-        time.sleep(0.05)
-    assert child.poll() is None, "the run finished before it could be interrupted"
-    os.killpg(child.pid, signal.SIGKILL)
-    child.wait()
-    done_before = len(list(out.glob("mistakes/*/*.parquet")))
-    assert 3 <= done_before < 30, f"{done_before} of 30 batches were done at the kill"
+    done_before = kill_after_batches(command, env, out, batches=30)
 
     resumed = subprocess.run(command, cwd=REPO, env=env, capture_output=True, text=True)
     assert resumed.returncode == 0, resumed.stderr[-2000:]
+    # The killed writers' temp files are too young to be judged orphans: hidden, never read.
+    assert all(p.name.startswith(".") for p in out.rglob("*.tmp"))
+    clean_orphans(out, max_age_seconds=0)
     assert not list(out.rglob("*.tmp"))
 
     clean = tmp_path / "clean"
-    run_generate(source="synthetic", limit=600, batch_size=20, seed=9, out=str(clean))
+    run_generate(
+        source="synthetic", limit=600, batch_size=20, seed=9, out=str(clean), prefect=False
+    )
     ids = "select mistake_id from mistakes order by 1"
     resumed_ids, clean_ids = _sql(out, ids), _sql(clean, ids)
     assert resumed_ids == clean_ids and len(set(resumed_ids)) == len(resumed_ids) > 2000

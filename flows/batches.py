@@ -1,0 +1,452 @@
+"""The `generate` run without an engine: its plan, one self-contained batch, and its books.
+
+Whoever runs the batches (Prefect's task runner, a Dask cluster, a plain process pool, or the
+caller itself) calls `run_batch_spec` with a small `BatchSpec`: the batch reads its own slice
+of the source, runs the domains' stages and writes its shards, and only counts come back. This
+module imports no Prefect, so a run that is not tracked starts in well under a second.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import time
+import uuid
+from collections.abc import Iterable, Sequence
+from concurrent.futures import ProcessPoolExecutor
+from dataclasses import asdict, dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+from errata.generators.domains import StageConfig, check_error_types, run_batch
+from errata.generators.sources.errors import BadLine
+from errata.generators.sources.files import load_mapped
+from errata.generators.sources.gsm8k import load_gsm8k
+from errata.generators.sources.synthetic import SyntheticConfig, check_config, make_problem
+from errata.schemas.ids import content_hash
+from errata.schemas.records import (
+    SCHEMA_VERSION,
+    BatchBooks,
+    Problem,
+    ReasonCount,
+    Reject,
+    Run,
+    StageCount,
+)
+from errata.store.shards import (
+    batch_done,
+    batch_item_ids,
+    batch_key,
+    batches_at,
+    check_schema_version,
+    clean_orphans,
+    read_shard_records,
+    remove_batch,
+    write_records,
+)
+
+DEFAULT_OUT = "data/shards"
+DEFAULT_BATCH_SIZE = 100
+DEFAULT_SYNTHETIC_LIMIT = 200
+# Every table a batch writes; `mistakes` last, so its shard is the batch's commit point.
+BATCH_TABLES = ("problems", "rejects", "batches", "mistakes")
+
+
+@dataclass(frozen=True)
+class SourceSpec:
+    """Where problems come from; everything here (but `limit`) defines their identity."""
+
+    kind: str = "synthetic"  # synthetic | gsm8k | file
+    path: str | None = None  # file path or Hub dataset id
+    split: str = "test"
+    limit: int | None = DEFAULT_SYNTHETIC_LIMIT
+    seed: int = 0
+    n_ops_min: int = 2
+    n_ops_max: int = 5
+    number_max: int = 20
+    fields: dict[str, str] = field(default_factory=dict)  # question/solution/answer mapping
+
+    def identity(self) -> dict[str, Any]:
+        spec = asdict(self)
+        spec.pop("limit")
+        return spec
+
+
+@dataclass(frozen=True)
+class BatchSpec:
+    """All one batch needs, small enough to send to any worker: no records travel."""
+
+    source: SourceSpec
+    position: int
+    start: int
+    stop: int
+    root: str
+    config: StageConfig
+    run_id: str
+    problems_key: str
+    skip_bad: bool = False
+
+    @property
+    def config_key(self) -> str:
+        return self.run_id.removeprefix("run-")
+
+
+@dataclass
+class BatchOutcome:
+    """What a batch reports back: counts only."""
+
+    batch: str
+    skipped: bool
+    books: list[StageCount]
+    mistakes: int = 0
+    rejects: int = 0
+    paths: list[str] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class RunPlan:
+    """A run's identity, its source's size and its batches."""
+
+    source: SourceSpec
+    config: StageConfig
+    batch_size: int
+    root: str
+    run_id: str
+    problems_key: str
+    n_problems: int
+    bad_lines: list[BadLine]
+    batches: list[BatchSpec]
+
+    @property
+    def config_key(self) -> str:
+        return self.run_id.removeprefix("run-")
+
+
+# --- identity ----------------------------------------------------------------------------------
+
+
+def source_hash(spec: SourceSpec, batch_size: int) -> str:
+    """Names the problems' shards: batch boundaries depend on the batch size."""
+    return content_hash("source", spec.identity(), batch_size, SCHEMA_VERSION)
+
+
+def config_hash(spec: SourceSpec, config: StageConfig, batch_size: int) -> str:
+    """Names a run: rerunning the same source, config and batch size resumes it."""
+    return content_hash("generate", spec.identity(), asdict(config), batch_size, SCHEMA_VERSION)
+
+
+def plan_source(
+    source: str = "synthetic",
+    path: str | None = None,
+    limit: int | None = DEFAULT_SYNTHETIC_LIMIT,
+    split: str = "test",
+    seed: int = 0,
+    error_types: Sequence[str] | None = None,
+    fields: dict[str, str] | None = None,
+    **_: Any,
+) -> tuple[SourceSpec, StageConfig]:
+    """The source and stage config that a set of run parameters stands for."""
+    spec = SourceSpec(
+        kind=source, path=path, split=split, limit=limit, seed=seed, fields=fields or {}
+    )
+    types = check_error_types(error_types) if error_types else None
+    return spec, StageConfig(seed=seed, error_types=types)
+
+
+def config_hash_for(parameters: dict[str, Any]) -> str:
+    """The config hash (shard partition) of a run given its parameters."""
+    return config_hash(*plan_source(**parameters), parameters.get("batch_size", DEFAULT_BATCH_SIZE))
+
+
+# --- the source --------------------------------------------------------------------------------
+
+
+def load_problems(
+    spec: SourceSpec, skip_bad: bool, start: int = 0, stop: int | None = None
+) -> tuple[list[Problem], list[BadLine]]:
+    """Problems `start:stop` of the source (capped at its limit), and the bad lines read."""
+    stop = spec.limit if stop is None else min(stop, spec.limit or stop)
+    bad_lines: list[BadLine] = []
+    if spec.kind == "synthetic":
+        knobs = SyntheticConfig(
+            n_ops_min=spec.n_ops_min,
+            n_ops_max=spec.n_ops_max,
+            number_max=spec.number_max,
+            seed=spec.seed,
+        )
+        check_config(knobs)
+        end = DEFAULT_SYNTHETIC_LIMIT if stop is None else stop
+        return [make_problem(index, knobs) for index in range(start, end)], bad_lines
+    if not spec.path:
+        raise ValueError(f"source {spec.kind!r} needs a path (--path FILE or a Hub dataset id)")
+    if spec.kind == "gsm8k":
+        problems = load_gsm8k(spec.path, spec.split, skip_bad, bad_lines, stop)
+    elif spec.kind == "file":
+        problems = load_mapped(
+            spec.path, **spec.fields, split=spec.split, skip_bad=skip_bad, bad_lines=bad_lines
+        )[:stop]
+    else:
+        raise ValueError(f"unknown source {spec.kind!r}: expected synthetic, gsm8k or file")
+    return problems[start:], bad_lines
+
+
+def bad_line_rejects(bad_lines: Sequence[BadLine], run_id: str) -> list[Reject]:
+    return [
+        Reject(
+            reject_id="r-" + content_hash("source", bad.path, bad.line, run_id),
+            stage="source",
+            reason=bad.reason,
+            message=bad.message,
+            item_id=f"{bad.path}:{bad.line}",
+            payload=bad.raw,
+            run_id=run_id,
+        )
+        for bad in bad_lines
+    ]
+
+
+# --- planning ----------------------------------------------------------------------------------
+
+
+def plan_run(
+    out: str = DEFAULT_OUT,
+    batch_size: int = DEFAULT_BATCH_SIZE,
+    skip_bad: bool = False,
+    **parameters: Any,
+) -> RunPlan:
+    """Identity and batches of a run. Only a file or Hub source is read here, to count it."""
+    if batch_size < 1:
+        raise ValueError(f"batch_size must be at least 1, got {batch_size}")
+    spec, config = plan_source(**parameters)
+    run_id = f"run-{config_hash(spec, config, batch_size)}"
+    problems_key = source_hash(spec, batch_size)
+    if spec.kind == "synthetic":
+        n_problems, bad_lines = spec.limit or DEFAULT_SYNTHETIC_LIMIT, []
+        load_problems(spec, skip_bad, 0, 0)  # checks the knobs before any batch starts
+    else:
+        problems, bad_lines = load_problems(spec, skip_bad)
+        n_problems = len(problems)
+    batches = [
+        BatchSpec(
+            source=spec,
+            position=position,
+            start=start,
+            stop=min(start + batch_size, n_problems),
+            root=str(out),
+            config=config,
+            run_id=run_id,
+            problems_key=problems_key,
+            skip_bad=skip_bad,
+        )
+        for position, start in enumerate(range(0, n_problems, batch_size))
+    ]
+    return RunPlan(
+        spec, config, batch_size, str(out), run_id, problems_key, n_problems, bad_lines, batches
+    )
+
+
+def prepare_store(plan: RunPlan) -> None:
+    """Before any batch: refuse an old store, clear stale temp files, write source rejects."""
+    check_schema_version(plan.root)
+    clean_orphans(plan.root)
+    rejects = bad_line_rejects(plan.bad_lines, plan.run_id)
+    if rejects:
+        key = batch_key([r.item_id for r in rejects])
+        write_records(plan.root, "rejects", plan.config_key, key, rejects)
+
+
+# --- one batch ---------------------------------------------------------------------------------
+
+
+def _books(root: str, config_key: str, batch: str) -> list[StageCount]:
+    [books] = read_shard_records(root, "batches", config_key, batch)
+    assert isinstance(books, BatchBooks)
+    return books.counts
+
+
+def _batch_domain(problems: Sequence[Problem]) -> str:
+    domains = sorted({p.domain for p in problems})
+    if len(domains) != 1:
+        # BatchBooks holds one domain; a mixed batch would need one row per domain.
+        raise ValueError(f"a batch mixes domains {domains}; one domain per source is supported")
+    return domains[0]
+
+
+def run_batch_spec(spec: BatchSpec) -> BatchOutcome:
+    """Run the stages over one batch and write its shards, unless they already exist.
+
+    Batch names start with the batch's position, so a rerun with a larger or smaller limit
+    finds the batch that held a different cut of the same position (the last, partial one):
+    a larger cut already written covers this one; a smaller one is replaced by this one.
+    """
+    problems, _ = load_problems(spec.source, spec.skip_bad, spec.start, spec.stop)
+    prefix = f"{spec.position:05d}"
+    key = f"{prefix}-{batch_key([p.problem_id for p in problems])}"
+    root, config_key = spec.root, spec.config_key
+    tables = {t: spec.problems_key if t == "problems" else config_key for t in BATCH_TABLES}
+    if all(batch_done(root, [table], ck, key) for table, ck in tables.items()):
+        return BatchOutcome(batch=key, skipped=True, books=_books(root, config_key, key))
+    ids = {p.problem_id for p in problems}
+    superseded = []
+    for other in batches_at(root, "mistakes", config_key, prefix):
+        if other == key or not batch_done(root, ["problems"], spec.problems_key, other):
+            continue
+        members = batch_item_ids(root, "problems", spec.problems_key, other, "problem_id")
+        if ids <= members and batch_done(root, ["batches"], config_key, other):
+            # A larger earlier cut covers it: its books stand for this batch.
+            return BatchOutcome(batch=other, skipped=True, books=_books(root, config_key, other))
+        if members <= ids:
+            superseded.append(other)
+    result = run_batch(problems, spec.config, spec.run_id)
+    books = BatchBooks(
+        batch=key,
+        run_id=spec.run_id,
+        domain=_batch_domain(problems),
+        n_problems=len(problems),
+        counts=result.counts,
+    )
+    paths = [
+        write_records(root, "problems", spec.problems_key, key, problems),
+        write_records(root, "rejects", config_key, key, result.rejects),
+        write_records(root, "batches", config_key, key, [books]),
+        # Mistakes last: with the all-tables check above this is the batch's commit point.
+        write_records(root, "mistakes", config_key, key, result.mistakes),
+    ]
+    for other in superseded:  # only once the batch that replaces it is written
+        remove_batch(root, tables, other)
+    return BatchOutcome(
+        batch=key,
+        skipped=False,
+        books=result.counts,
+        mistakes=len(result.mistakes),
+        rejects=len(result.rejects),
+        paths=[str(p) for p in paths],
+    )
+
+
+# --- running without an engine -----------------------------------------------------------------
+
+
+def run_batches_locally(batches: Sequence[BatchSpec], workers: int) -> list[BatchOutcome]:
+    """Run the batches inline (one batch or one worker) or in a process pool of `workers`.
+
+    The pool belongs to this call, not to a task: it is what the task runner is when no
+    engine tracks the run.
+    """
+    if len(batches) <= 1 or workers <= 1:
+        return [run_batch_spec(spec) for spec in batches]
+    import multiprocessing
+
+    # forkserver: workers fork from a clean single-threaded server (the CLI runs this in a
+    # thread), and the server imports this module once for all of them.
+    context = multiprocessing.get_context("forkserver")
+    context.set_forkserver_preload([__name__])
+    with ProcessPoolExecutor(min(workers, len(batches)), mp_context=context) as pool:
+        return list(pool.map(run_batch_spec, batches))
+
+
+# --- the run's books ---------------------------------------------------------------------------
+
+
+def source_count(plan: RunPlan) -> StageCount:
+    reasons: dict[str, int] = {}
+    for bad in plan.bad_lines:
+        reasons[bad.reason] = reasons.get(bad.reason, 0) + 1
+    return StageCount(
+        stage="source",
+        n_in=plan.n_problems + len(plan.bad_lines),
+        n_out=plan.n_problems,
+        n_rejected=len(plan.bad_lines),
+        rejected_by_reason=[ReasonCount(reason=r, n=n) for r, n in reasons.items()],
+    )
+
+
+def sum_counts(counts: Iterable[StageCount]) -> list[StageCount]:
+    """One StageCount per stage (in order of first appearance), every field summed."""
+    totals: dict[str, dict[str, Any]] = {}
+    for count in counts:
+        total = totals.setdefault(
+            count.stage, {"n_in": 0, "n_out": 0, "n_rejected": 0, "seconds": 0.0, "reasons": {}}
+        )
+        total["n_in"] += count.n_in
+        total["n_out"] += count.n_out
+        total["n_rejected"] += count.n_rejected
+        total["seconds"] += count.seconds
+        for reason in count.rejected_by_reason:
+            total["reasons"][reason.reason] = total["reasons"].get(reason.reason, 0) + reason.n
+    return [
+        StageCount(
+            stage=stage,
+            n_in=t["n_in"],
+            n_out=t["n_out"],
+            n_rejected=t["n_rejected"],
+            rejected_by_reason=[ReasonCount(reason=r, n=n) for r, n in t["reasons"].items()],
+            seconds=round(t["seconds"], 3),
+        )
+        for stage, t in totals.items()
+    ]
+
+
+def errata_version() -> str:
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return version("errata")
+    except PackageNotFoundError:
+        return os.environ.get("ERRATA_VERSION", "0+unknown")
+
+
+def finish_run(
+    plan: RunPlan, outcomes: Sequence[BatchOutcome], started_at: str, started: float
+) -> dict[str, Any]:
+    """Write the run's `runs` record and return its summary.
+
+    The counts are the source's plus the books of every batch of the run, whether it ran now
+    or was already done, so a resumed run reports the same totals as an uninterrupted one.
+    """
+    counts = sum_counts([source_count(plan), *(c for o in outcomes for c in o.books)])
+    run = Run(
+        run_id=plan.run_id,
+        invocation_id=uuid.uuid4().hex,
+        flow="generate",
+        parameters=json.dumps(
+            {
+                "source": asdict(plan.source),
+                "config": asdict(plan.config),
+                "batch_size": plan.batch_size,
+            },
+            sort_keys=True,
+        ),
+        started_at=started_at,
+        finished_at=now_iso(),
+        wall_seconds=round(time.perf_counter() - started, 3),
+        batches_total=len(plan.batches),
+        batches_skipped=sum(o.skipped for o in outcomes),
+        counts=counts,
+        errata_version=errata_version(),
+    )
+    write_records(plan.root, "runs", plan.config_key, run.invocation_id, [run])
+    return {
+        "run_id": plan.run_id,
+        "out": plan.root,
+        "problems": plan.n_problems,
+        "mistakes_written": sum(o.mistakes for o in outcomes),
+        "batches": len(plan.batches),
+        "batches_skipped": run.batches_skipped,
+        "wall_seconds": run.wall_seconds,
+        "counts": [c.model_dump() for c in counts],
+        "shards": [p for o in outcomes for p in o.paths],
+    }
+
+
+def now_iso() -> str:
+    return datetime.now(UTC).isoformat(timespec="seconds")
+
+
+def generate_locally(workers: int = 2, **parameters: Any) -> dict[str, Any]:
+    """A whole run with no engine: plan, prepare the store, the batches, the books."""
+    started, started_at = time.perf_counter(), now_iso()
+    plan = plan_run(**parameters)
+    prepare_store(plan)
+    outcomes = run_batches_locally(plan.batches, workers)
+    return finish_run(plan, outcomes, started_at, started)

@@ -1,0 +1,182 @@
+"""Who runs the batches does not change what is written: plain processes, Prefect's process
+pool and a Dask LocalCluster write the same bytes; a killed Dask run resumes to them; a resumed
+run keeps its stage books."""
+
+from __future__ import annotations
+
+import ast
+import hashlib
+import os
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+import pytest
+from prefect.settings import PREFECT_API_URL
+from prefect.testing.utilities import prefect_test_harness
+
+import errata.flows.generate as generate
+from errata.flows.generate import NOT_TRACKED, run_generate
+from errata.schemas.arrow import to_arrow
+from errata.schemas.records import BatchBooks, Problem
+from errata.store import catalog
+from errata.store.shards import (
+    SchemaVersionError,
+    clean_orphans,
+    read_records,
+    write_shard,
+)
+from tests.conftest import REPO
+from tests.killed_runs import kill_after_batches
+from tests.test_store import make_problem
+
+DATA_TABLES = ("problems", "mistakes", "rejects")
+STAGES = ["source", "parse", "inject", "verify_injection", "correct"]
+RUNNERS = ("plain", "prefect", "dask")
+RUN = {"source": "synthetic", "limit": 300, "batch_size": 100, "seed": 3, "workers": 2}
+
+
+@pytest.fixture(scope="module")
+def prefect_server(tmp_path_factory: pytest.TempPathFactory):
+    os.environ["PREFECT_HOME"] = str(tmp_path_factory.mktemp("prefect-home"))
+    with prefect_test_harness(server_startup_timeout=120):
+        yield PREFECT_API_URL.value()
+
+
+def digests(root: Path, tables=DATA_TABLES) -> dict[str, str]:
+    """sha256 of every shard of the data tables, by path under the root."""
+    return {
+        str(p.relative_to(root)): hashlib.sha256(p.read_bytes()).hexdigest()
+        for table in tables
+        for p in sorted((root / table).rglob("*.parquet"))
+    }
+
+
+def without_seconds(counts: list[dict]) -> list[dict]:
+    return [{k: v for k, v in c.items() if k != "seconds"} for c in counts]
+
+
+def sql(root: Path, query: str) -> list[tuple]:
+    return catalog.query(root, query)[1]
+
+
+def run_counts(root: Path) -> list[list[dict]]:
+    """Each `runs` record's stage counts (without seconds), in the order the runs skipped more."""
+    runs = sorted(read_records(root, "runs"), key=lambda r: r.batches_skipped)  # type: ignore[attr-defined]
+    return [without_seconds([c.model_dump() for c in r.counts]) for r in runs]  # type: ignore[attr-defined]
+
+
+# --- fast: the untracked path ------------------------------------------------------------------
+
+
+def test_untracked_run_says_so_and_resumed_run_keeps_every_stage(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(generate, "prefect_api_url", lambda: None)
+    out = tmp_path / "shards"
+    first = run_generate(out=str(out), **RUN)
+    assert first["tracking"] == NOT_TRACKED
+    assert [c["stage"] for c in first["counts"]] == STAGES
+    for count in first["counts"]:
+        assert count["n_in"] == count["n_out"] + count["n_rejected"], count
+    # Every batch left its books beside its data.
+    books = read_records(out, "batches")
+    assert sorted(b.n_problems for b in books if isinstance(b, BatchBooks)) == [100, 100, 100]
+
+    resumed = run_generate(out=str(out), **RUN)
+    assert resumed["batches_skipped"] == 3 and resumed["mistakes_written"] == 0
+    assert resumed["counts"] == first["counts"]  # not just `source`: the books were read back
+    assert sql(out, "select batches_skipped from runs order by 1") == [(0,), (3,)]
+    assert run_counts(out)[0] == run_counts(out)[1] == without_seconds(first["counts"])
+
+
+def test_prefect_off_and_dask_need_prefect(tmp_path: Path) -> None:
+    summary = run_generate(out=str(tmp_path), limit=20, batch_size=10, prefect=False)
+    assert summary["tracking"].startswith("none:") and summary["batches"] == 2
+    with pytest.raises(ValueError, match="dask"):
+        run_generate(out=str(tmp_path), runner="dask", prefect=False)
+    with pytest.raises(ValueError, match="--runner"):
+        run_generate(out=str(tmp_path), runner="ray")
+
+
+def test_a_store_of_another_schema_version_stops_the_run(tmp_path: Path) -> None:
+    problem = make_problem(1)
+    old = to_arrow([problem], Problem).replace_schema_metadata({b"errata.schema_version": b"1x"})
+    write_shard(tmp_path / "problems" / "config=c" / "part-0.parquet", old)
+    with pytest.raises(SchemaVersionError, match="schema version 1x"):
+        run_generate(out=str(tmp_path), limit=10, prefect=False)
+    assert not (tmp_path / "mistakes").exists()
+
+
+def test_no_pool_lives_at_module_level() -> None:
+    """Parallelism belongs to the task runner: no module keeps a process pool of its own."""
+    for path in [*(REPO / "flows").glob("*.py"), *(REPO / "generators").rglob("*.py")]:
+        tree = ast.parse(path.read_text())
+        for node in tree.body:
+            if isinstance(node, ast.Assign | ast.AnnAssign) and node.value is not None:
+                text = ast.unparse(node.value)
+                assert "PoolExecutor" not in text and "Pool(" not in text, (path, text)
+        assert "_POOL" not in path.read_text(), path
+
+
+# --- slow: real Prefect, real Dask -------------------------------------------------------------
+
+
+@pytest.mark.slow
+def test_local_prefect_and_dask_runs_write_identical_shards(
+    tmp_path: Path, prefect_server: str
+) -> None:
+    plain = run_generate(out=str(tmp_path / "plain"), prefect=False, **RUN)
+    pooled = run_generate(out=str(tmp_path / "prefect"), **RUN)
+    dask = run_generate(out=str(tmp_path / "dask"), runner="dask", **RUN)
+    assert pooled["tracking"] == f"Prefect API at {prefect_server}"
+    assert "Dask LocalCluster of 2" in dask["runner"]
+    expected = digests(tmp_path / "plain")
+    assert len(expected) == 9  # three batches of three data tables
+    assert digests(tmp_path / "prefect") == expected
+    assert digests(tmp_path / "dask") == expected
+    for summary in (pooled, dask):
+        assert without_seconds(summary["counts"]) == without_seconds(plain["counts"])
+        assert summary["mistakes_written"] == plain["mistakes_written"] > 0
+    # runs and batches carry seconds and invocation ids: same rows and shape, not same bytes.
+    for name in RUNNERS:
+        root = tmp_path / name
+        assert sql(root, "select count(*), sum(n_problems) from batches") == [(3, 300)]
+        assert sql(root, "select count(*), max(batches_total) from runs") == [(1, 3)]
+    columns = {name: catalog.query(tmp_path / name, "select * from runs")[0] for name in RUNNERS}
+    assert len({tuple(c) for c in columns.values()}) == 1
+
+
+KILLABLE_RUN = """
+import sys
+sys.path.insert(0, {repo!r})
+from errata.flows.generate import run_generate
+run_generate(runner="dask", out={out!r}, **{run!r})
+"""
+
+
+@pytest.mark.slow
+def test_killed_dask_run_resumes_to_the_same_data(tmp_path: Path, prefect_server: str) -> None:
+    """kill -9 a Dask run (flow process, scheduler and workers) mid-way; the rerun completes it."""
+    run = {**RUN, "limit": 600, "batch_size": 20, "seed": 9}
+    out = tmp_path / "killed"
+    script = textwrap.dedent(KILLABLE_RUN).format(repo=str(REPO), out=str(out), run=run)
+    env = {**os.environ, "PREFECT_API_URL": prefect_server}
+    command = [sys.executable, "-c", script]
+    done_before = kill_after_batches(command, env, out, batches=30)
+
+    resumed = subprocess.run(command, cwd=REPO, env=env, capture_output=True, text=True)
+    assert resumed.returncode == 0, resumed.stderr[-3000:]
+    clean = run_generate(out=str(tmp_path / "clean"), prefect=False, **run)
+    assert digests(out) == digests(tmp_path / "clean")
+    skipped = sql(out, "select max(batches_skipped) from runs")[0][0]
+    assert skipped >= done_before, (skipped, done_before)  # the rerun trusted what was written
+    # The resumed run's books hold every stage, with the uninterrupted run's totals.
+    assert (
+        run_counts(out)[-1] == run_counts(tmp_path / "clean")[0] == without_seconds(clean["counts"])
+    )
+    # Temp files of the killed writers are hidden, never read, and removed once old enough.
+    assert all(p.name.startswith(".") for p in out.rglob("*.tmp"))
+    clean_orphans(out, max_age_seconds=0)
+    assert not list(out.rglob("*.tmp"))
