@@ -232,7 +232,8 @@ def plan_run(
             position=position,
             start=start,
             stop=min(start + batch_size, n_problems),
-            root=str(out),
+            # Absolute, so a worker started elsewhere (a Dask cluster) writes to the same place.
+            root=str(out) if "://" in str(out) else os.path.abspath(out),
             config=config,
             run_id=run_id,
             problems_key=problems_key,

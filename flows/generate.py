@@ -29,6 +29,7 @@ from errata.flows.batches import (
     BatchSpec,
     RunPlan,
     config_hash_for,
+    errata_version,
     finish_run,
     generate_locally,
     now_iso,
@@ -42,7 +43,14 @@ Runner = Literal["local", "dask"]
 RUNNERS: tuple[str, ...] = ("local", "dask")
 NOT_TRACKED = "none: no Prefect API configured (set PREFECT_API_URL to track runs)"
 
-__all__ = ["RUNNERS", "config_hash_for", "generate_flow", "prefect_api_url", "run_generate"]
+__all__ = [
+    "RUNNERS",
+    "config_hash_for",
+    "errata_version",
+    "generate_flow",
+    "prefect_api_url",
+    "run_generate",
+]
 
 
 def prefect_api_url() -> str | None:
