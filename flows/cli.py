@@ -12,7 +12,7 @@ import os
 import sys
 import threading
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 # Quiet the temporary server's telemetry before Prefect is imported; real errors still show.
 os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
@@ -44,6 +44,8 @@ err_console = Console(stderr=True)
 ShardsOption = Annotated[
     Path, typer.Option("--shards", help="Shard root: the folder of Parquet shards.")
 ]
+# The runners of errata.flows.generate, named here so a wrong one fails before Prefect loads.
+RunnerKind = Literal["local", "dask"]
 # Field names default to None so that passing one with a source other than `file` is caught.
 FILE_FIELD_DEFAULTS = {
     "question_field": "question",
@@ -85,7 +87,8 @@ def run(
         str | None, typer.Option(help="Input file (JSONL, JSON, Parquet), or a Hub dataset id")
     ] = None,
     limit: Annotated[
-        int | None, typer.Option("--limit", "-n", min=1, help="Problems to use [synthetic: 200]")
+        int | None,
+        typer.Option("--limit", "-n", min=1, help="Problems to use (synthetic default: 200)"),
     ] = None,
     split: str = "test",
     seed: int = 0,
@@ -96,15 +99,30 @@ def run(
     workers: Annotated[int, typer.Option(min=1)] = 2,
     skip_bad: Annotated[bool, typer.Option(help="Send malformed lines to rejects")] = False,
     question_field: Annotated[
-        str | None, typer.Option(help="--source file: field of the question [question]")
+        str | None, typer.Option(help="--source file: field of the question (default: question)")
     ] = None,
     solution_field: Annotated[
-        str | None, typer.Option(help="--source file: field of the worked solution [solution]")
+        str | None,
+        typer.Option(help="--source file: field of the worked solution (default: solution)"),
     ] = None,
     answer_field: Annotated[
-        str | None, typer.Option(help="--source file: field of the final answer [answer]")
+        str | None, typer.Option(help="--source file: field of the final answer (default: answer)")
     ] = None,
     shards: ShardsOption = DEFAULT_SHARDS,
+    runner: Annotated[
+        RunnerKind, typer.Option(help="Where batches run: local processes or a Dask cluster")
+    ] = "local",
+    dask_address: Annotated[
+        str | None, typer.Option(help="Scheduler of an existing Dask cluster (implies dask)")
+    ] = None,
+    prefect: Annotated[
+        bool | None,
+        typer.Option(
+            "--prefect/--no-prefect",
+            help="Track the run in Prefect (default: when a Prefect API is configured)",
+            show_default=False,
+        ),
+    ] = None,
 ) -> None:
     """Run the generate flow; with no options, 200 synthetic problems through every stage."""
     if limit is None and source == "synthetic":
@@ -136,20 +154,24 @@ def run(
         "skip_bad": skip_bad,
         "fields": fields,
     }
-    summary = _run_flow(parameters, shards)
+    engine = {"runner": runner, "dask_address": dask_address, "prefect": prefect}
+    summary = _run_flow(parameters, engine, shards)
     _print_summary(summary, shards)
 
 
-def _run_flow(parameters: dict[str, Any], shards: Path) -> dict[str, Any]:
-    """Call the generate flow in a thread while a progress bar counts the batches written."""
-    from errata.flows.generate import config_hash_for, run_generate  # Prefect loads here
+def _run_flow(parameters: dict[str, Any], engine: dict[str, Any], shards: Path) -> dict[str, Any]:
+    """Call the generate run in a thread while a progress bar counts the batches written."""
+    from errata.flows.batches import config_hash_for
+
+    # Importing the flow module loads Prefect (1-2 s here), even for a run it will not track.
+    from errata.flows.generate import run_generate
 
     shard_dir = shards / "mistakes" / f"config={config_hash_for(parameters)}"
     outcome: dict[str, Any] = {}
 
     def target() -> None:
         try:
-            outcome["summary"] = run_generate(**parameters)
+            outcome["summary"] = run_generate(**engine, **parameters)
         except BaseException as exc:  # reported on the main thread
             outcome["error"] = exc
 
@@ -278,7 +300,8 @@ ExportOption = Annotated[
     Path | None,
     typer.Option(
         "--export",
-        help=f"Export folder whose configs become views too [default: {DEFAULT_EXPORT} if there]",
+        # Parentheses, not brackets: typer renders help as rich markup, where [..] is a tag.
+        help=f"Export folder whose configs become views too (default: {DEFAULT_EXPORT} if there)",
     ),
 ]
 
@@ -289,8 +312,8 @@ def query(
     shards: ShardsOption = DEFAULT_SHARDS,
     export: ExportOption = None,
 ) -> None:
-    """Run SQL over the shards (views: problems, attempts, mistakes, rejects, runs) and over
-    the export's configs (one view per config, with a `split` column; export_exclusions)."""
+    """Run SQL over the shards (views: problems, attempts, mistakes, rejects, batches, runs) and
+    over the export's configs (one view per config, with a `split` column; export_exclusions)."""
     import duckdb
 
     if export is None:

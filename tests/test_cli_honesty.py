@@ -43,6 +43,7 @@ def _errata(args: list[str], cwd: Path) -> tuple[subprocess.CompletedProcess[str
     modules it imported."""
     modules_file = cwd / "imported-modules.json"
     env = os.environ | {"PREFECT_HOME": str(cwd / "prefect-home"), "COLUMNS": "200"}
+    env.pop("PREFECT_API_URL", None)  # no Prefect API: a run is not tracked, and says so
     process = subprocess.run(
         [sys.executable, "-c", PROBE, str(modules_file), *args],
         cwd=cwd,
@@ -250,29 +251,39 @@ def test_stats_shows_the_stages_of_the_latest_invocation_of_each_run(tmp_path: P
 # --- bugs 1, 2 and 5 end to end: a mapped file with a bad line, through the real flow -------
 
 
+MAPPED_RUN_ARGS = [
+    "run",
+    "--source",
+    "file",
+    "--path",
+    "mine.jsonl",
+    "--question-field",
+    "problem",
+    "--solution-field",
+    "worked",
+    "--answer-field",
+    "final",
+    "--skip-bad",
+    "--shards",
+    "shards",
+]
+
+
 @pytest.fixture(scope="module")
 def mapped_run(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, str]:
+    """A mapped file with a bad line at line 4, run with --skip-bad: (folder, stdout)."""
     folder = tmp_path_factory.mktemp("mapped-run")
     _mapped_file(folder / "mine.jsonl", 30, bad_line=4)
-    args = [
-        "run",
-        "--source",
-        "file",
-        "--path",
-        "mine.jsonl",
-        "--question-field",
-        "problem",
-        "--solution-field",
-        "worked",
-        "--answer-field",
-        "final",
-        "--skip-bad",
-        "--shards",
-        "shards",
-    ]
-    process, _ = _errata(args, folder)
+    process, _ = _errata(MAPPED_RUN_ARGS, folder)
     assert process.returncode == 0, process.stdout + process.stderr
     return folder, process.stdout
+
+
+def _stage_rows(output: str) -> dict[str, list[str]]:
+    """The stages table of a run summary: stage -> [in, kept, rejected, reasons, seconds]."""
+    stages = ("source", *DOMAINS["math"].stages)
+    cells = [[c.strip() for c in line.split("│")[1:-1]] for line in output.splitlines()]
+    return {row[0]: row[1:] for row in cells if row and row[0] in stages}
 
 
 def test_mapped_file_without_final_lines_yields_mistakes(mapped_run: tuple[Path, str]) -> None:
@@ -299,8 +310,33 @@ def test_run_summary_prints_every_stage_with_rejects_and_seconds(
     header = next(line for line in output.splitlines() if "stage" in line and "kept" in line)
     for column in ("in", "kept", "rejected", "top reject reasons", "seconds"):
         assert column in header
-    printed = {line.split("│")[1].strip() for line in output.splitlines() if line.count("│") > 2}
-    assert {"source", *DOMAINS["math"].stages} <= printed
-    source_row = next(line for line in output.splitlines() if line.startswith("│ source "))
-    assert [cell.strip() for cell in source_row.split("│")[2:5]] == ["31", "30", "1"]
+    rows = _stage_rows(output)
+    assert list(rows) == ["source", *DOMAINS["math"].stages]
+    assert rows["source"][:4] == ["31", "30", "1", "bad_json 1"]
+    assert int(rows["inject"][2]) > 0  # not every error type has a site in every problem
+    assert all(float(row[4]) >= 0 for row in rows.values())
     assert "--shards shards" in output  # the printed query names the same shard root
+
+
+def test_run_says_it_was_not_tracked_without_a_prefect_api(mapped_run: tuple[Path, str]) -> None:
+    folder, output = mapped_run
+    (line,) = [line for line in output.splitlines() if line.startswith("Prefect tracking:")]
+    assert line.startswith("Prefect tracking: none")
+    assert not list((folder / "prefect-home").glob("*.db")), "a Prefect server database appeared"
+
+
+def test_resumed_run_reports_every_stage_as_the_first_did(mapped_run: tuple[Path, str]) -> None:
+    folder, first = mapped_run
+    process, _ = _errata(MAPPED_RUN_ARGS, folder)
+    assert process.returncode == 0, process.stderr
+    assert "1 batches (1 already done)" in process.stdout
+    first_rows, again_rows = _stage_rows(first), _stage_rows(process.stdout)
+    # in, kept, rejected and reasons come from the books the first run wrote.
+    assert {k: v[:4] for k, v in again_rows.items()} == {k: v[:4] for k, v in first_rows.items()}
+
+
+def test_unknown_runner_fails_before_prefect(tmp_path: Path) -> None:
+    process, heavy = _errata(["run", "--runner", "spark"], tmp_path)
+    assert process.returncode == 2
+    assert "'spark' is not one of 'local', 'dask'" in process.stderr
+    assert heavy == [] and not (tmp_path / "data").exists()
