@@ -8,6 +8,8 @@ from typing import Literal
 
 from errata.generators.verify.steps.annotations import _annotation_segments, _check_annotations
 from errata.generators.verify.steps.claims import _Tally
+from errata.generators.verify.steps.latex import check_latex, has_latex
+from errata.generators.verify.steps.latex_value import latex_side
 from errata.generators.verify.steps.parse import Number
 from errata.generators.verify.steps.scan import _Scanner
 
@@ -37,9 +39,10 @@ def _check_line(step: str, bindings: Bindings) -> tuple[Verdict, int, str, Bindi
         return "unchecked", 0, "", bindings
     names = dict(bindings)
     tally = _Tally()
+    visible = check_latex(step, tally) if has_latex(step) else step
     hidden_equals = _check_annotations(step, names, tally) if "<<" in step else 0
-    if step.count("=") > hidden_equals:
-        _Scanner(step, names, tally).run()
+    if visible.count("=") > hidden_equals:
+        _Scanner(visible, names, tally).run()
     after = tuple(names.items()) if names else bindings
     if tally.claims == 0:
         return "unchecked", 0, "", after
@@ -52,6 +55,7 @@ def clear_caches() -> None:
     """Forget memoized results (for cold-start timing)."""
     _check_line.cache_clear()
     _annotation_segments.cache_clear()
+    latex_side.cache_clear()
 
 
 def check_steps(steps: list[str], question: str | None = None) -> list[StepVerdict]:

@@ -91,6 +91,17 @@ def _values_close(left: Number, right: Number) -> bool:
     return abs(left - right) <= _EXPR_TOLERANCE * max(abs(left), abs(right))
 
 
+def _shown_text(value: Number, shown: tuple | None) -> str:
+    """A value as a failure detail writes it, next to the number the claim showed: `25%`
+    for a percent, whether the expression computed 0.25 or already multiplied by 100."""
+    if shown is None or not shown[3]:
+        return format_number(Fraction(value))
+    written = shown[1] * 100
+    as_fraction = Fraction(value) * 100
+    percent = value if abs(value - written) < abs(as_fraction - written) else as_fraction
+    return format_number(Fraction(percent)) + "%"
+
+
 def _segment_text(source: str, segment: _Segment) -> str:
     return _ANNOTATION_RE.sub("", source[segment.start : segment.end]).strip()
 
@@ -156,12 +167,7 @@ def _check_chain(
             ):
                 continue  # `1/4 container = 60/4`: a conversion between units
         if tally.count((computed, shown.items[0][1] if shown.is_bare_number() else None), holds):
-            is_percent = shown.is_bare_number() and shown.items[0][3]
-            true_value = (
-                format_number(Fraction(computed) * 100) + "%"
-                if is_percent
-                else format_number(Fraction(computed))
-            )
+            true_value = _shown_text(computed, shown.items[0] if shown.is_bare_number() else None)
             claim = f"{_segment_text(source, expr)} = {_segment_text(source, shown)}"
             tally.fail(f"{claim} but is {true_value}", offset + right.start)
     if label is None and len(segments) >= 2 and segments[0].is_bare_name():
