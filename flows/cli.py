@@ -11,8 +11,9 @@ import json
 import os
 import sys
 import threading
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Literal, get_args
 
 # Quiet the temporary server's telemetry before Prefect is imported; real errors still show.
 os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
@@ -31,6 +32,7 @@ from errata.generators.sources.check import SourceKind, check_source
 from errata.generators.sources.errors import BadInputError
 from errata.generators.sources.files import iter_json_lines
 from errata.schemas.exports import RECIPES
+from errata.schemas.records import ERROR_TYPES, Origin
 from errata.store import catalog
 from errata.store.catalog import DEFAULT_SHARDS, check_shard_root
 from errata.store.export import DEFAULT_EXPORT, ExportDirError, export_files, is_export
@@ -44,6 +46,7 @@ err_console = Console(stderr=True)
 ShardsOption = Annotated[
     Path, typer.Option("--shards", help="Shard root: the folder of Parquet shards.")
 ]
+ORIGINS: tuple[str, ...] = get_args(Origin)
 # The runners of errata.flows.generate, named here so a wrong one fails before Prefect loads.
 RunnerKind = Literal["local", "dask"]
 # Field names default to None so that passing one with a source other than `file` is caught.
@@ -342,6 +345,18 @@ def _split_list(value: str | None) -> list[str] | None:
     return [item.strip() for item in value.split(",") if item.strip()] if value else None
 
 
+def _choices(option: str, noun: str, value: str | None, allowed: Sequence[str]) -> list[str] | None:
+    """The comma-separated names in `value` (None if not given); ValueError names unknown ones."""
+    if value is None:
+        return None
+    chosen = _split_list(value) or []
+    unknown = [name for name in chosen if name not in allowed]
+    if unknown or not chosen:
+        what = f"unknown {noun} {', '.join(unknown)}" if unknown else f"no {noun} given"
+        raise ValueError(f"{option}: {what}; expected any of {', '.join(allowed)}")
+    return chosen
+
+
 @app.command()
 def export(
     recipe: Annotated[
@@ -350,27 +365,45 @@ def export(
     out: Annotated[Path, typer.Option("--out", help="Export folder (Hub-ready)")] = DEFAULT_EXPORT,
     shards: ShardsOption = DEFAULT_SHARDS,
     seed: int = 0,
-    test_fraction: Annotated[float, typer.Option(help="Share of problems in test")] = 0.1,
-    max_per_problem: Annotated[int | None, typer.Option(help="Rows per problem, per config")] = (
-        None
-    ),
+    test_fraction: Annotated[
+        float, typer.Option(min=0.0, max=1.0, help="Share of problems in test")
+    ] = 0.1,
+    max_per_problem: Annotated[
+        int | None, typer.Option(min=1, help="Rows per problem, per config")
+    ] = None,
     error_types: Annotated[str | None, typer.Option(help="Comma-separated error types")] = None,
-    origins: Annotated[str | None, typer.Option(help="Comma-separated: injected, natural")] = None,
+    origins: Annotated[
+        str | None, typer.Option(help=f"Comma-separated: {', '.join(ORIGINS)}")
+    ] = None,
     decontaminate: Annotated[
         list[Path] | None,
-        typer.Option(help="Benchmark file (JSONL/JSON/Parquet with questions); repeatable"),
+        typer.Option(
+            exists=True,
+            dir_okay=False,
+            help="Benchmark file (JSONL/JSON/Parquet with questions); repeatable",
+        ),
     ] = None,
-    ngram: Annotated[int, typer.Option(help="Words per n-gram for decontamination")] = (
-        DEFAULT_NGRAM
-    ),
-    retry_rate: Annotated[float, typer.Option(help="retry recipe: extra retries per step")] = 0.1,
-    show: Annotated[int, typer.Option(help="Print this many rows of each config")] = 0,
+    ngram: Annotated[
+        int, typer.Option(min=1, help="Words per n-gram for decontamination")
+    ] = DEFAULT_NGRAM,
+    retry_rate: Annotated[
+        float, typer.Option(min=0.0, help="retry recipe: extra retries per step")
+    ] = 0.1,
+    show: Annotated[int, typer.Option(min=0, help="Print this many rows of each config")] = 0,
 ) -> None:
     """Build training sets (LEMMA, RISE, LeMa, ...) from the shards into a Hub-ready folder."""
+    try:
+        # Checked here as well as in the flow: a wrong name fails in one line, before Prefect.
+        recipes = (
+            list(RECIPES) if recipe == "all" else _choices("--recipe", "recipe", recipe, RECIPES)
+        )
+        chosen_error_types = _choices("--error-types", "error type", error_types, ERROR_TYPES)
+        chosen_origins = _choices("--origins", "origin", origins, ORIGINS)
+    except ValueError as exc:
+        _fail(str(exc))
     _check_shards(shards)
     from errata.flows.export import run_export  # Prefect loads here
 
-    recipes = list(RECIPES) if recipe == "all" else _split_list(recipe) or []
     try:
         summary = run_export(
             recipes=recipes,
@@ -379,8 +412,8 @@ def export(
             seed=seed,
             test_fraction=test_fraction,
             max_per_problem=max_per_problem,
-            error_types=_split_list(error_types),
-            origins=_split_list(origins),
+            error_types=chosen_error_types,
+            origins=chosen_origins,
             decontaminate=[str(p) for p in decontaminate or []],
             ngram=ngram,
             retry_rate=retry_rate,

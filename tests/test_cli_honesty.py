@@ -145,6 +145,24 @@ def test_unknown_error_types_fail_with_the_allowed_list(
     assert list(tmp_path.iterdir()) == []
 
 
+@pytest.mark.parametrize(
+    ("option", "value", "expected"),
+    [
+        ("--recipe", "lemma,bogus", "error: --recipe: unknown recipe bogus; expected any of lemma"),
+        ("--origins", "human", "error: --origins: unknown origin human; expected any of"),
+        ("--error-types", "nope", "error: --error-types: unknown error type nope; expected"),
+    ],
+)
+def test_export_names_fail_before_prefect(
+    tmp_path: Path, option: str, value: str, expected: str
+) -> None:
+    process, heavy = _errata(["export", option, value], tmp_path)
+    assert process.returncode == 2
+    (line,) = _lines(process.stdout + process.stderr)
+    assert line.startswith(expected)
+    assert heavy == [] and not (tmp_path / "data").exists()
+
+
 # --- bug 4: a missing or empty shard root is an error --------------------------------------
 
 
