@@ -287,6 +287,11 @@ def _math_verify_input(answer: str) -> str:
 def _math_verify(predicted: str, reference: str) -> AnswerCheck:
     from math_verify import parse, verify
 
+    from errata.generators.verify.multipart import check_parts
+
+    by_parts = check_parts(predicted, reference)
+    if by_parts is not None:
+        return by_parts
     gold = parse(_math_verify_input(reference), parsing_timeout=None)
     if not gold:
         return AnswerCheck("unparseable", predicted, "math-verify could not parse the reference")
@@ -330,7 +335,11 @@ def _check_without_sympy(prediction: str, reference: str) -> AnswerCheck | tuple
         if predicted_number.candidates() & reference_number.candidates():
             return AnswerCheck("correct", predicted, f"numeric {predicted} == {reference_answer}")
         return AnswerCheck("incorrect", predicted, f"numeric {predicted} != {reference_answer}")
-    return predicted, reference_answer
+    # Imported here: multipart builds on this module.
+    from errata.generators.verify.multipart import check_parts_without_sympy
+
+    by_parts = check_parts_without_sympy(predicted, reference_answer)
+    return by_parts if by_parts is not None else (predicted, reference_answer)
 
 
 def _require_positive(timeout_seconds: float) -> None:
