@@ -21,6 +21,7 @@ from errata.generators.verify.answers import (
     verify_answer,
     verify_answers,
 )
+from errata.generators.verify.multipart import check_parts
 from tests.conftest import GSM8K_DIR, MODEL_KEYS
 
 # Measured: 5,276 / 5,276 verdicts agree with the dataset's own grades; a floor, not a target.
@@ -336,3 +337,40 @@ def test_gsm8k_references_agree_across_formats() -> None:
     ]
     assert len(pairs) == 1319
     assert all(check.verdict == "correct" for check in verify_answers(pairs))
+
+
+# --- multi-part answers (tests/test_multipart_answers.py has the corpus) ------------------------
+
+
+@pytest.mark.parametrize(
+    ("prediction", "reference"),
+    [
+        ("\\frac{1}{2}", "0.5"),
+        ("\\sqrt{8}", "2\\sqrt{2}"),
+        ("(1, 2]", "(1,2]"),
+        ("(1, 2]", "[1, 2]"),
+        ("x = 5", "5"),
+        ("\\pm 2", "2"),
+        ("The answer is \\boxed{\\dfrac{3}{4}}.", "0.75"),
+        ("so it is 16 - 3", "3"),
+    ],
+)
+def test_single_answers_keep_the_whole_answer_comparison(prediction: str, reference: str) -> None:
+    predicted, reference_answer = extract_answer(prediction), extract_answer(reference)
+    assert predicted is not None and reference_answer is not None
+    assert check_parts(predicted, reference_answer) is None
+
+
+@pytest.mark.slow
+def test_multi_part_answers_outside_main_thread_go_through_a_worker() -> None:
+    results: list[AnswerCheck] = []
+    thread = threading.Thread(
+        target=lambda: results.append(
+            verify_answer("\\{(1, \\sqrt{2}), (3, 4)\\}", "(3,4),(1,\\sqrt2)")
+        )
+    )
+    thread.start()
+    thread.join(timeout=60)
+    assert results == [
+        AnswerCheck("correct", "\\{(1, \\sqrt{2}), (3, 4)\\}", "multi-part: 2 parts equivalent")
+    ]
