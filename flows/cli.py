@@ -26,6 +26,7 @@ from rich.console import Console
 from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeElapsedColumn
 
+from errata.flows.batches import DEFAULT_SYNTHETIC_LIMIT, config_hash_for  # no Prefect there
 from errata.generators.domains import check_error_types
 from errata.generators.recipes.select import DEFAULT_NGRAM
 from errata.generators.sources.check import SourceKind, check_source
@@ -91,7 +92,12 @@ def run(
     ] = None,
     limit: Annotated[
         int | None,
-        typer.Option("--limit", "-n", min=1, help="Problems to use (synthetic default: 200)"),
+        typer.Option(
+            "--limit",
+            "-n",
+            min=1,
+            help=f"Problems to use (synthetic default: {DEFAULT_SYNTHETIC_LIMIT})",
+        ),
     ] = None,
     split: str = "test",
     seed: int = 0,
@@ -129,7 +135,7 @@ def run(
 ) -> None:
     """Run the generate flow; with no options, 200 synthetic problems through every stage."""
     if limit is None and source == "synthetic":
-        limit = 200
+        limit = DEFAULT_SYNTHETIC_LIMIT
     given_fields = {
         "question_field": question_field,
         "solution_field": solution_field,
@@ -164,8 +170,6 @@ def run(
 
 def _run_flow(parameters: dict[str, Any], engine: dict[str, Any], shards: Path) -> dict[str, Any]:
     """Call the generate run in a thread while a progress bar counts the batches written."""
-    from errata.flows.batches import config_hash_for
-
     # Importing the flow module loads Prefect (1-2 s here), even for a run it will not track.
     from errata.flows.generate import run_generate
 
