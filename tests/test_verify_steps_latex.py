@@ -6,10 +6,13 @@ benchmarks/step_checker_gsm8k.py measures.
 
 from __future__ import annotations
 
+import ast
 import json
+import re
 import subprocess
 import sys
 import time
+from decimal import Decimal
 from fractions import Fraction
 
 import pytest
@@ -17,7 +20,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from errata.generators.verify.steps import annotate_record, check_steps, first_error_step
-from tests.conftest import REPO
+from tests.conftest import GSM8K_DIR, REPO
 
 # Competition-style worked solutions, every claim in them true. Steps the checker cannot read
 # (variables, irrational roots, units, mixed numbers, `\approx`) are in on purpose: they must
@@ -171,6 +174,98 @@ SYMBOLIC_SLIPS: list[tuple[list[str], int]] = [
 ]
 
 
+# ---------------------------------------------------------------- GSM8K references in LaTeX
+
+# The visible copy of a calculation, its annotation and the printed result: `3 * 4 = <<3*4=12>>12`.
+_ANNOTATION_RE = re.compile(r"([\d\s.,$+\-–−*/x×÷()%]*=\s*\$?)?<<([^<>=]+)=([^<>=]+)>>([\d.,]*\d)?")
+_DELIMITERS = [r"\({}\)", "${}$", r"\[{}\]", "{}"]
+_THOUSANDS = ["{,}", "\\,", ",", ""]
+_TIMES = [r"\times", r"\cdot"]
+_PRECEDENCE = {ast.Add: 1, ast.Sub: 1, ast.Mult: 2, ast.Div: 3, ast.Pow: 4}
+
+
+def latex_number(text: str, style: int) -> str:
+    """A written number in LaTeX, its thousands grouped in one of four styles."""
+    whole, dot, fraction = text.partition(".")
+    sign = "-" if whole.startswith("-") else ""
+    digits = whole.lstrip("-")
+    if len(digits) > 3 and digits.isdigit():
+        grouped = f"{int(digits):,}"
+        digits = grouped.replace(",", _THOUSANDS[style % len(_THOUSANDS)])
+    return sign + digits + dot + fraction
+
+
+def latex_expression(node: ast.AST, style: int) -> str:
+    """Calculator syntax (`(3+4)*2/5`) as LaTeX: `\\frac` for `/`, `\\left(` for grouping."""
+    if isinstance(node, ast.Constant):
+        return latex_number(
+            repr(node.value) if isinstance(node.value, float) else str(node.value), style
+        )
+    if isinstance(node, ast.UnaryOp) and isinstance(node.op, ast.UAdd):
+        return latex_expression(node.operand, style)
+    if isinstance(node, ast.UnaryOp) and isinstance(node.op, ast.USub):
+        return "-" + _grouped(node.operand, 2, style)
+    if not isinstance(node, ast.BinOp) or type(node.op) not in _PRECEDENCE:
+        raise ValueError(ast.dump(node))
+    if isinstance(node.op, ast.Div):
+        numerator, denominator = (latex_expression(side, style) for side in (node.left, node.right))
+        return rf"\frac{{{numerator}}}{{{denominator}}}"
+    level = _PRECEDENCE[type(node.op)]
+    left = _grouped(node.left, level, style)
+    right = _grouped(node.right, level + (not isinstance(node.op, ast.Pow)), style)
+    if isinstance(node.op, ast.Pow):
+        return f"{left}^{{{latex_expression(node.right, style)}}}"
+    symbol = {ast.Add: "+", ast.Sub: "-", ast.Mult: _TIMES[style % 2]}[type(node.op)]
+    return f"{left} {symbol} {right}"
+
+
+def _grouped(node: ast.AST, level: int, style: int) -> str:
+    text = latex_expression(node, style)
+    inner = _PRECEDENCE.get(type(getattr(node, "op", None)), 5)
+    if (isinstance(node, ast.BinOp) and inner < level) or isinstance(node, ast.UnaryOp):
+        return rf"\left( {text} \right)"
+    return text
+
+
+def latex_step(step: str, style: int, slip: bool = False) -> str:
+    """A reference step with each `a * b = <<a*b=c>>c` written `\\(a \\times b = c\\)`; with
+    `slip`, the first value is one more than the calculator said."""
+    slipped = False
+    delimiters = _DELIMITERS[style % len(_DELIMITERS)]
+    if "$" in step:
+        delimiters = _DELIMITERS[0]  # `$` pairs would take in the currency signs
+
+    def render(match: re.Match) -> str:
+        nonlocal slipped
+        expression, value = match.group(2), match.group(3).strip()
+        try:
+            latex = latex_expression(
+                ast.parse(expression.replace("^", "**"), mode="eval").body, style
+            )
+            number = Decimal(value)
+        except (SyntaxError, ValueError, ArithmeticError):
+            return match.group(0)  # `08*2`, `<<3/4=3/4>>`: left as they are
+        if slip and not slipped:
+            value, slipped = format(number + 1, "f"), True
+        return " " + delimiters.format(f"{latex} = {latex_number(value, style)}")
+
+    return _ANNOTATION_RE.sub(render, step)
+
+
+def latex_references(rows: list[dict]) -> list[tuple[list[str], list[str], int | None]]:
+    """(steps, the same with a slip, the slip's step) for each GSM8K reference solution."""
+    rendered = []
+    for number, row in enumerate(rows):
+        steps = [line for line in row["answer"].split("\n") if line.strip()]
+        annotated = [i for i, step in enumerate(steps) if _ANNOTATION_RE.search(step)]
+        correct = [latex_step(step, number) for step in steps]
+        slipped = list(correct)
+        if annotated:
+            slipped[annotated[0]] = latex_step(steps[annotated[0]], number, slip=True)
+        rendered.append((correct, slipped, annotated[0] if annotated else None))
+    return rendered
+
+
 def verdicts_of(steps: list[str]) -> list[str]:
     return [verdict.verdict for verdict in check_steps(steps)]
 
@@ -199,6 +294,24 @@ def test_latex_slips_are_flagged_at_their_step(steps: list[str], index: int) -> 
 @pytest.mark.parametrize(("steps", "index"), SYMBOLIC_SLIPS, ids=lambda x: str(x)[:40])
 def test_symbolic_slips_are_flagged_at_their_step(steps: list[str], index: int) -> None:
     assert first_error_step(check_steps(steps)) == index
+
+
+def test_gsm8k_references_in_latex_are_not_flagged_and_slips_are() -> None:
+    """Every fourth GSM8K reference, its calculations rewritten as LaTeX (benchmarked whole)."""
+    path = GSM8K_DIR / "test.jsonl"
+    if not path.exists():
+        pytest.skip(f"{path} not available")
+    rows = [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines()][::4]
+    flagged, caught, slips = [], 0, 0
+    for (correct, slipped, index), row in zip(latex_references(rows), rows, strict=True):
+        first = first_error_step(check_steps(correct, row["question"]))
+        if first is not None:
+            flagged.append(correct[first])
+        if index is not None:
+            slips += 1
+            caught += first_error_step(check_steps(slipped, row["question"])) == index
+    assert all("$32 - $20 = $300" in step for step in flagged), flagged  # the reference's slip
+    assert caught / slips > 0.9
 
 
 # ---------------------------------------------------------------- what is read, and how
@@ -364,7 +477,7 @@ def operations(draw: st.DrawFn, depth: int = 2) -> Rendered:
     return latex, f"({left[1]}) {kind} ({right[1]})", value
 
 
-def latex_number(value: Fraction) -> str:
+def latex_value(value: Fraction) -> str:
     if value.denominator == 1:
         return f"{value.numerator:,}".replace(",", "{,}")
     sign = "-" if value < 0 else ""
@@ -380,7 +493,7 @@ def test_latex_chain_is_ok_iff_it_holds(expression: Rendered, wrapper: str, offs
     latex, _, value = expression
     if abs(value) > 10**12:
         return
-    step = wrapper.format(f"{latex} = {latex_number(value + offset)}")
+    step = wrapper.format(f"{latex} = {latex_value(value + offset)}")
     verdict = check_steps([step])[0]
     assert verdict.verdict == ("ok" if offset == 0 else "wrong"), (step, verdict)
 
@@ -392,7 +505,7 @@ def test_plain_chain_agrees_with_the_latex_one(expression: Rendered, offset: int
     if value.denominator != 1 or abs(value) > 10**12:
         return
     plain_verdict = check_steps([f"A = {plain} = {value + offset}"])[0].verdict
-    latex_verdict = check_steps([f"$A = {latex} = {latex_number(value + offset)}$"])[0].verdict
+    latex_verdict = check_steps([f"$A = {latex} = {latex_value(value + offset)}$"])[0].verdict
     assert latex_verdict == ("ok" if offset == 0 else "wrong")
     assert plain_verdict in (latex_verdict, "unchecked")
 

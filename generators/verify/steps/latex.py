@@ -45,16 +45,18 @@ _SEPARATOR_RE = re.compile(
 )
 _OPENING, _CLOSING = "{([", "})]"
 _BOXED_RE = re.compile(r"\\(?:boxed|fbox)\s*\{(.*)\}", re.DOTALL)
-# Words after which math continues an expression the text began (`half of $...$`).
-_TAIL_WORDS = (
-    _LINK_WORDS
-    | _SCALE_WORDS
-    | _word_set(
-        "times plus minus over than to into twice thrice double triple quadruple divided"
-        " multiplied add adding subtract subtracting multiply multiplying divide dividing"
-        " negative square squared cube cubed root"
-    )
+# Words that apply an operation to the math after them (`half $...$`, `3 times $...$`).
+_OPERATOR_WORDS = _SCALE_WORDS | _word_set(
+    "twice thrice double triple quadruple negative minus plus times over than squared cubed"
 )
+# Words that tie the math to a quantity written just before them (`20% of $...$`).
+_TYING_WORDS = _LINK_WORDS | _word_set("to into")
+_LAST_CLAUSE_RE = re.compile(r".*(?:[.,;:!?](?=\s)|[(\n])", re.DOTALL)
+_PROSE_TOKEN_RE = re.compile(r"[A-Za-z][A-Za-z'’]*|\d|%")
+_QUANTITY_LOOKBACK = 3
+_LOOKBACK_CHARS = 200
+# Delimiter pairs are searched with lazy patterns; a step beyond this is left unchecked.
+_MAX_STEP_CHARS = 20_000
 # Words that end a clause inside `\text{...}`; other text (`\text{ cm}`) may be a unit
 # within an expression that goes on after it.
 _CLAUSE_WORDS = _word_set(
@@ -89,12 +91,16 @@ def has_latex(step: str) -> bool:
 
 def check_latex(step: str, tally: _Tally) -> str:
     """Check the claims of every LaTeX run; return the step with the runs blanked out."""
-    visible = step
+    if len(step) > _MAX_STEP_CHARS:
+        return ""  # unread, and hidden from the scanner too
+    pieces, shown_from = [], 0
     for run in _runs(step):
         if "=" in step[run.body_start : run.body_end]:
             _check_run(step, run, tally)
-        visible = visible[: run.start] + ";" + " " * (run.end - run.start - 1) + visible[run.end :]
-    return visible
+        # `;` ends the scanner's chains, so prose on either side cannot join across a run.
+        pieces += [step[shown_from : run.start], ";", " " * (run.end - run.start - 1)]
+        shown_from = run.end
+    return "".join([*pieces, step[shown_from:]])
 
 
 def _runs(step: str) -> Iterator[_Run]:
@@ -119,7 +125,7 @@ def _bare_runs(step: str, start: int, end: int) -> Iterator[_Run]:
 
 
 def _check_run(step: str, run: _Run, tally: _Tally) -> None:
-    whole_start = _starts_expression(step[: run.start])
+    whole_start = _starts_expression(step[max(0, run.start - _LOOKBACK_CHARS) : run.start])
     links = list(_links(step, run.body_start, run.body_end, whole_start))
     if run.start == run.body_start and run.start and step[run.start - 1].isalpha():
         # `f(3) = ...`: the first link is a call's argument; the chain restarts at its `=`.
@@ -149,13 +155,23 @@ def _depth_change(text: str) -> int:
 
 def _starts_expression(before: str) -> bool:
     """Does math after this text start a whole expression, not the tail of one (`half of`)?"""
-    before = before.rstrip().rstrip("*_").rstrip()
-    if not before or before[-1] in ".:;,!?(\n" or _BULLET_RE.fullmatch(before):
+    clause = _LAST_CLAUSE_RE.sub("", before).rstrip().rstrip("*_").rstrip()
+    if not clause or _BULLET_RE.fullmatch(clause) or clause[-1] == "=":
         return True
-    if not before[-1].isalpha():
+    if not clause[-1].isalpha():
         return False  # a number, an operator or more math: the expression goes on
-    word = re.findall(r"[A-Za-z]+", before[-40:])[-1]
-    return len(word) > 1 and word.lower() not in _TAIL_WORDS
+    tokens = _PROSE_TOKEN_RE.findall(clause)
+    last = tokens[-1].lower()
+    if (len(last) == 1 and last not in "ai") or last in _OPERATOR_WORDS:
+        return False  # `x + $...$`, `twice $...$`
+    if last in _TYING_WORDS:
+        quantities = tokens[-1 - _QUANTITY_LOOKBACK : -1]
+        return not any(_is_quantity(token) for token in quantities)
+    return True
+
+
+def _is_quantity(token: str) -> bool:
+    return token[0].isdigit() or token == "%" or token.lower() in _OPERATOR_WORDS
 
 
 def _separator_starts_expression(separator: str) -> bool:
