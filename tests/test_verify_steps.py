@@ -142,6 +142,17 @@ def test_what_cannot_be_read_is_unchecked(line: str) -> None:
     assert verdict_of(line) == StepVerdict(0, "unchecked", 0, "")
 
 
+def test_a_sign_before_a_power_applies_after_it() -> None:
+    # `-3^2` is -(3^2), as in `arithmetic.evaluate`; the scanner folds the sign into the 3.
+    assert [v.verdict for v in check_steps(["-3^2 = -9", "2 * -3^2 = -18", "(-3)^2 = 9"])] == [
+        "ok",
+        "ok",
+        "ok",
+    ]
+    assert verdict_of("2 - -3^2 = 11").verdict == "ok"
+    assert verdict_of("2 - -3^2 = -7").verdict == "wrong"
+
+
 def test_leading_bare_number_is_a_label_not_a_claim() -> None:
     assert verdict_of("Week 2 = 5 + 3 = 8").verdict == "ok"
 

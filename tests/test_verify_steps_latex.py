@@ -353,10 +353,22 @@ def test_latex_failure_details(step: str, detail: str) -> None:
         r"Half of $3 \cdot 4 = 6$.",  # the math continues an expression in the text
         r"So $x = \frac{10}{3} \approx 3$",
         r"$\sqrt{-4} = 2$",
+        r"$6 \div 2(1+2) = 9$",  # 1 or 9, by whom you ask
+        r"$3 \text{ dollars} + 5 = 9$",  # `+ 5` continues an expression the text began
+        r"$5 \text{ apples} - 2 \text{ apples} = 4 \text{ apples}$",
     ],
 )
 def test_what_latex_cannot_settle_is_unchecked(step: str) -> None:
     assert check_steps([step])[0].verdict == "unchecked"
+
+
+def test_latex_run_ons_are_read_as_written() -> None:
+    steps = [
+        r"$2 \cdot 3 = 6 + 4 = 10$",
+        r"$2 \cdot 3 = 6 + 4 \cdot 2 = 20$",
+        r"$2 \cdot 3 = 7 + 4 = 11$",
+    ]
+    assert verdicts_of(steps) == ["ok", "ok", "wrong"]
 
 
 def test_juxtaposition_multiplies() -> None:

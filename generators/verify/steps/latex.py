@@ -175,8 +175,8 @@ def _is_quantity(token: str) -> bool:
 
 
 def _separator_starts_expression(separator: str) -> bool:
-    """After a relation or a clause break a link is whole; after `\text{...}` only if the
-    text ends a clause (`\text{ so }`), not if it is a unit (`\text{ cm}`)."""
+    """After a relation or a clause break a link is whole; after `\\text{...}` only if the
+    text ends a clause (`\\text{ so }`), not if it is a unit (`\\text{ cm}`)."""
     if not separator.startswith("\\") or "{" not in separator:
         return separator not in ("\\text", "\\mbox")
     words = separator[separator.index("{") + 1 : -1].strip()
@@ -211,15 +211,7 @@ def _check_links(links: list[_Link], tally: _Tally) -> None:
         if left.shown is not None and right.shown is not None:
             first = False
             continue  # `0.5 = 50\%`: two written numbers restate, they do not compute
-        holds, computed, shown = _claim_holds(left, right)
-        next_run_on = False
-        if not holds and left.shown is None:
-            # `2 \cdot 3 = 6 + 4 = 10`: the claim is 2*3 = 6; `6 + 4` is the next claim.
-            head = _HEAD_RE.match(links[i].text)
-            if head is not None:
-                holds = next_run_on = _written_holds(left.value, _bare_number(head.group(1)))
-        if not holds and run_on and _mixes_precedence(links[i - 1].text):
-            holds = True  # a run-on's tail may be computed left to right: do not guess
+        holds, next_run_on, computed, shown = _judge(left, right, links[i - 1], links[i], run_on)
         if not holds and first and not whole:
             abandoned = True  # the chain may start inside an expression (`half of $...$`)
             continue
@@ -228,9 +220,22 @@ def _check_links(links: list[_Link], tally: _Tally) -> None:
             continue  # `2 = 1 + 3`: a leading bare number is usually a label
         first, run_on = False, next_run_on
         if tally.count((computed, shown.shown[1] if shown.shown else None), holds):
-            true_value = _value_text(computed, shown)
             claim = f"{_display(links[i - 1].text)} = {_display(links[i].text)}"
-            tally.fail(f"{claim} but is {true_value}", links[i].start)
+            tally.fail(f"{claim} but is {_value_text(computed, shown)}", links[i].start)
+
+
+def _judge(
+    left: LatexSide, right: LatexSide, left_link: _Link, right_link: _Link, run_on: bool
+) -> tuple[bool, bool, Number, LatexSide]:
+    """(holds, opens a run-on, the computed value, the side showing the claimed value)."""
+    holds, computed, shown = _claim_holds(left, right)
+    if holds:
+        return True, False, computed, shown
+    head = _HEAD_RE.match(right_link.text) if left.shown is None else None
+    if head is not None and _written_holds(left.value, _bare_number(head.group(1))):
+        return True, True, computed, shown  # `2 \cdot 3 = 6 + 4 = 10`: the claim is 2*3 = 6
+    # A run-on's tail may be computed left to right (`6 + 4 \cdot 2 = 20`): do not guess.
+    return run_on and _mixes_precedence(left_link.text), False, computed, shown
 
 
 def _claim_holds(left: LatexSide, right: LatexSide) -> tuple[bool, Number, LatexSide]:

@@ -58,6 +58,7 @@ _AMBIGUOUS_RE = re.compile(
     r"|\^\s*(?:\{[^{}]*\}|[^\s{])\s*\^"  # `2^3^2`: a double superscript
     r"|(?<!\\)%\s*\d"  # `5%3`: TeX's comment sign, or a remainder
     r"|[_:'\",]"  # a base (`1010_2`), a ratio or clock time, a prime, a list or decimal comma
+    r"|(?:\\div|/)(?=.*(?:[\d)\]}!]\s*[(\[]|[)\]]\s*[\d(\[]))"  # `6 \div 2(1+2)`: 1 or 9
 )
 _BARE_NUMBER_RE = re.compile(r"(-?)((?:\d+(?:\.\d+)?|\.\d+))(\\?%)?")
 

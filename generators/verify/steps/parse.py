@@ -163,10 +163,16 @@ class _Parser:
             self.pos += 1
             value = self.unary()
             return -value if op == "u-" else value
+        item = self.items[self.pos] if self.pos < len(self.items) else (_OP,)
+        signed = item[0] == _NUM and item[2].startswith("-")
         value = self.atom()
         if self._peek_op() == "^":
             self.pos += 1
-            value = _apply("^", value, self.unary())
+            exponent = self.unary()
+            if signed:
+                # `-3^2` is -(3^2): the sign was folded into the number when it was read.
+                return -_apply("^", -value, exponent)
+            value = _apply("^", value, exponent)
         return value
 
     def atom(self) -> Number:
@@ -201,7 +207,13 @@ def _evaluate(
         return None
     if len(items) > _MAX_ITEMS:
         return None  # keeps the recursive parser far from Python's recursion limit
-    if len(items) == 3 and items[0][0] == _NUM and items[2][0] == _NUM and items[1][0] == _OP:
+    if (
+        len(items) == 3
+        and items[0][0] == _NUM
+        and items[2][0] == _NUM
+        and items[1][0] == _OP
+        and not (items[1][1] == "^" and items[0][1] < 0)  # `-3^2`: the parser knows
+    ):
         try:
             return _apply(items[1][1], items[0][1], items[2][1])  # `a op b`, the usual case
         except (_Unreadable, ZeroDivisionError, OverflowError):
