@@ -389,6 +389,11 @@ def test_latex_is_hidden_from_the_plain_scanner() -> None:
     assert check_steps([r"x^{2}+3\cdot 4=12+3 \text{ when } x = 3"])[0].verdict != "wrong"
 
 
+def test_latex_in_the_question_binds_no_names() -> None:
+    verdicts = check_steps(["x + 1 = 9"], question=r"Let x = 2^{3}. What is x + 1?")
+    assert verdicts[0].verdict == "unchecked"
+
+
 def test_plain_arithmetic_beside_latex_is_still_checked() -> None:
     steps = [r"So $\frac{1}{2} \cdot 10 = 5$ and 5 + 3 = 9."]
     verdict = check_steps(steps)[0]

@@ -64,7 +64,9 @@ def check_steps(steps: list[str], question: str | None = None) -> list[StepVerdi
     if question and "=" in question:
         # Definitions such as `x = 12` in the question itself seed the names.
         names: dict[str, Number] = {}
-        _Scanner(question, names, _Tally()).run()
+        # LaTeX is hidden first: read as text, `x = 2^{3}` would bind x to 2.
+        visible = check_latex(question, _Tally()) if has_latex(question) else question
+        _Scanner(visible, names, _Tally()).run()
         bindings = tuple(names.items())
     verdicts = []
     for index, step in enumerate(steps):
