@@ -12,6 +12,7 @@ import re
 import subprocess
 import sys
 import time
+from concurrent.futures import ThreadPoolExecutor
 from decimal import Decimal
 from fractions import Fraction
 
@@ -19,7 +20,12 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from errata.generators.verify.steps import annotate_record, check_steps, first_error_step
+from errata.generators.verify.steps import (
+    annotate_record,
+    check_steps,
+    clear_caches,
+    first_error_step,
+)
 from tests.conftest import GSM8K_DIR, REPO
 
 # Competition-style worked solutions, every claim in them true. Steps the checker cannot read
@@ -411,6 +417,17 @@ def test_long_or_deep_latex_is_refused_quickly() -> None:
         "unchecked",
     ]
     assert time.process_time() - started < 2
+
+
+def test_latex_checks_agree_across_threads() -> None:
+    # Prefect runs tasks in threads; the parser is shared behind a lock.
+    steps = [step for steps, _ in LATEX_SLIPS for step in steps]
+    clear_caches()
+    expected = [v.verdict for v in check_steps(steps)]
+    clear_caches()
+    with ThreadPoolExecutor(max_workers=4) as pool:
+        results = list(pool.map(lambda _: [v.verdict for v in check_steps(steps)], range(8)))
+    assert all(result == expected for result in results)
 
 
 # ---------------------------------------------------------------- records and the CLI
