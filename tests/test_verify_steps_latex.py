@@ -511,7 +511,7 @@ def operations(draw: st.DrawFn, depth: int = 2) -> Rendered:
     return latex, f"({left[1]}) {kind} ({right[1]})", value
 
 
-def latex_value(value: Fraction) -> str:
+def latex_fraction(value: Fraction) -> str:
     if value.denominator == 1:
         return f"{value.numerator:,}".replace(",", "{,}")
     sign = "-" if value < 0 else ""
@@ -527,7 +527,7 @@ def test_latex_chain_is_ok_iff_it_holds(expression: Rendered, wrapper: str, offs
     latex, _, value = expression
     if abs(value) > 10**12:
         return
-    step = wrapper.format(f"{latex} = {latex_value(value + offset)}")
+    step = wrapper.format(f"{latex} = {latex_fraction(value + offset)}")
     verdict = check_steps([step])[0]
     assert verdict.verdict == ("ok" if offset == 0 else "wrong"), (step, verdict)
 
@@ -539,7 +539,7 @@ def test_plain_chain_agrees_with_the_latex_one(expression: Rendered, offset: int
     if value.denominator != 1 or abs(value) > 10**12:
         return
     plain_verdict = check_steps([f"A = {plain} = {value + offset}"])[0].verdict
-    latex_verdict = check_steps([f"$A = {latex} = {latex_value(value + offset)}$"])[0].verdict
+    latex_verdict = check_steps([f"$A = {latex} = {latex_fraction(value + offset)}$"])[0].verdict
     assert latex_verdict == ("ok" if offset == 0 else "wrong")
     assert plain_verdict in (latex_verdict, "unchecked")
 
