@@ -32,7 +32,6 @@ os.environ.setdefault("PREFECT_LOGGING_LEVEL", "WARNING")
 from rich.console import Console
 from rich.table import Table
 
-import errata.flows.generate
 from benchmarks.offline_pipeline import PeakRss, run_direct
 from errata.generators.recipes.assemble import ExportOptions, assemble
 from errata.generators.recipes.select import Contamination
@@ -50,13 +49,9 @@ PHASES = ("read", "assemble", "write")
 
 def make_shards(n: int, batch_size: int, workers: int, out: Path) -> float:
     """The `generate` flow's batches, run directly as offline_pipeline.py does; batches already
-    in `out` are skipped. Returns seconds. The process pool is shut down afterwards so its
+    in `out` are skipped. Returns seconds. The run's process pool ends with the call, so its
     workers don't count towards the export's RSS."""
-    try:
-        seconds, _ = run_direct(n, batch_size, workers, out)
-    finally:
-        errata.flows.generate._pool(workers).shutdown()
-        errata.flows.generate._POOL = None
+    seconds, _ = run_direct(n, batch_size, workers, out)
     return seconds
 
 

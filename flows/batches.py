@@ -9,6 +9,7 @@ module imports no Prefect, so a run that is not tracked starts in well under a s
 from __future__ import annotations
 
 import json
+import multiprocessing
 import os
 import time
 import uuid
@@ -336,14 +337,26 @@ def run_batches_locally(batches: Sequence[BatchSpec], workers: int) -> list[Batc
     """
     if len(batches) <= 1 or workers <= 1:
         return [run_batch_spec(spec) for spec in batches]
-    import multiprocessing
-
-    # forkserver: workers fork from a clean single-threaded server (the CLI runs this in a
-    # thread), and the server imports this module once for all of them.
-    context = multiprocessing.get_context("forkserver")
-    context.set_forkserver_preload([__name__])
+    context = forkserver_context([__name__])
     with ProcessPoolExecutor(min(workers, len(batches)), mp_context=context) as pool:
         return list(pool.map(run_batch_spec, batches))
+
+
+def forkserver_context(preload: Sequence[str]) -> multiprocessing.context.BaseContext:
+    """A multiprocessing context whose workers fork from a clean single-threaded server.
+
+    Safe where plain fork is not (the CLI runs a flow in a thread; Prefect runs threads), and
+    fast where spawn is not: the server imports `preload` once and every worker inherits it.
+    The server is started once per process; modules asked for after that are imported by
+    each worker itself.
+    """
+    context = multiprocessing.get_context("forkserver")
+    context.set_forkserver_preload(list(dict.fromkeys([*_forkserver_preload, *preload])))
+    _forkserver_preload.extend(m for m in preload if m not in _forkserver_preload)
+    return context
+
+
+_forkserver_preload: list[str] = []
 
 
 # --- the run's books ---------------------------------------------------------------------------

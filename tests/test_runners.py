@@ -91,6 +91,39 @@ def test_untracked_run_says_so_and_resumed_run_keeps_every_stage(
     assert run_counts(out)[0] == run_counts(out)[1] == without_seconds(first["counts"])
 
 
+UNTRACKED_RUN = """
+import sys
+from errata.flows.generate import prefect_api_url, run_generate
+print(prefect_api_url())
+summary = run_generate(out={out!r}, limit=20, batch_size=10)
+print(summary["tracking"])
+print("prefect imported:", "prefect" in sys.modules)
+"""
+
+
+def test_untracked_run_never_imports_prefect(tmp_path: Path) -> None:
+    """With no source of Prefect settings at all, the small-run path stays small."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("PREFECT_")}
+    env["PREFECT_HOME"] = str(tmp_path / "home")
+    script = UNTRACKED_RUN.format(out=str(tmp_path / "shards"))
+    done = subprocess.run(
+        [sys.executable, "-c", script], cwd=tmp_path, env=env, capture_output=True, text=True
+    )
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert done.stdout.splitlines() == ["None", NOT_TRACKED, "prefect imported: False"]
+
+    # A profile that names an API is Prefect's to read: then the answer is Prefect's.
+    (tmp_path / "home").mkdir()
+    (tmp_path / "home" / "profiles.toml").write_text(
+        'active = "remote"\n[profiles.remote]\nPREFECT_API_URL = "http://prefect.example:4200/api"\n'
+    )
+    script = "from errata.flows.generate import prefect_api_url; print(prefect_api_url())"
+    done = subprocess.run(
+        [sys.executable, "-c", script], cwd=tmp_path, env=env, capture_output=True, text=True
+    )
+    assert done.stdout.strip() == "http://prefect.example:4200/api", done.stderr[-2000:]
+
+
 def test_prefect_off_and_dask_need_prefect(tmp_path: Path) -> None:
     summary = run_generate(out=str(tmp_path), limit=20, batch_size=10, prefect=False)
     assert summary["tracking"].startswith("none:") and summary["batches"] == 2
