@@ -170,7 +170,7 @@ def run(
 
 def _run_flow(parameters: dict[str, Any], engine: dict[str, Any], shards: Path) -> dict[str, Any]:
     """Call the generate run in a thread while a progress bar counts the batches written."""
-    # Importing the flow module loads Prefect (1-2 s here), even for a run it will not track.
+    # Deferred so that --help and refused runs skip it; Prefect loads only for a tracked run.
     from errata.flows.generate import run_generate
 
     shard_dir = shards / "mistakes" / f"config={config_hash_for(parameters)}"
