@@ -102,7 +102,7 @@ def task_runner(runner: str, workers: int, dask_address: str | None = None) -> T
             "n_workers": workers,
             "processes": True,
             "threads_per_worker": 1,
-            "dashboard_address": None,
+            "dashboard_address": ":0",  # any free port: 8787 may belong to another cluster
         },
     )
 

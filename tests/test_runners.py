@@ -25,6 +25,7 @@ from errata.store.shards import (
     SchemaVersionError,
     clean_orphans,
     read_records,
+    read_table,
     write_shard,
 )
 from tests.conftest import REPO
@@ -124,6 +125,21 @@ def test_untracked_run_never_imports_prefect(tmp_path: Path) -> None:
     assert done.stdout.strip() == "http://prefect.example:4200/api", done.stderr[-2000:]
 
 
+def test_a_run_into_an_fsspec_root_resumes_there() -> None:
+    """A shard root may be any fsspec URL (here the in-process memory filesystem)."""
+    import fsspec
+
+    root = f"memory://errata-run-{os.getpid()}"
+    try:
+        first = run_generate(out=root, limit=30, batch_size=10, workers=1, prefect=False)
+        assert read_table(root, "mistakes").num_rows == first["mistakes_written"] > 0
+        assert read_table(root, "batches").num_rows == 3
+        again = run_generate(out=root, limit=30, batch_size=10, workers=1, prefect=False)
+        assert again["batches_skipped"] == 3 and again["counts"] == first["counts"]
+    finally:
+        fsspec.filesystem("memory").rm(root, recursive=True)
+
+
 def test_prefect_off_and_dask_need_prefect(tmp_path: Path) -> None:
     summary = run_generate(out=str(tmp_path), limit=20, batch_size=10, prefect=False)
     assert summary["tracking"].startswith("none:") and summary["batches"] == 2
@@ -213,3 +229,20 @@ def test_killed_dask_run_resumes_to_the_same_data(tmp_path: Path, prefect_server
     assert all(p.name.startswith(".") for p in out.rglob("*.tmp"))
     clean_orphans(out, max_age_seconds=0)
     assert not list(out.rglob("*.tmp"))
+
+
+@pytest.mark.slow
+def test_a_run_joins_an_existing_dask_scheduler(tmp_path: Path, prefect_server: str) -> None:
+    from distributed import LocalCluster
+
+    run = {**RUN, "limit": 100, "batch_size": 50}
+    plain = run_generate(out=str(tmp_path / "plain"), prefect=False, **run)
+    with LocalCluster(
+        n_workers=2, processes=True, threads_per_worker=1, dashboard_address=":0"
+    ) as cluster:
+        joined = run_generate(
+            out=str(tmp_path / "joined"), dask_address=cluster.scheduler_address, **run
+        )
+    assert joined["runner"] == f"Dask at {cluster.scheduler_address}"
+    assert digests(tmp_path / "joined") == digests(tmp_path / "plain")
+    assert joined["counts"] == plain["counts"]

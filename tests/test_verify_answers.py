@@ -254,7 +254,7 @@ def test_verify_answer_inside_a_dask_worker() -> None:
 
     with (
         LocalCluster(
-            n_workers=1, processes=True, threads_per_worker=2, dashboard_address=None
+            n_workers=1, processes=True, threads_per_worker=2, dashboard_address=":0"
         ) as cluster,
         Client(cluster) as client,
     ):
