@@ -9,7 +9,6 @@ import hashlib
 import os
 import subprocess
 import sys
-import textwrap
 from pathlib import Path
 
 import pytest
@@ -197,22 +196,15 @@ def test_local_prefect_and_dask_runs_write_identical_shards(
     assert len({tuple(c) for c in columns.values()}) == 1
 
 
-KILLABLE_RUN = """
-import sys
-sys.path.insert(0, {repo!r})
-from errata.flows.generate import run_generate
-run_generate(runner="dask", out={out!r}, **{run!r})
-"""
-
-
 @pytest.mark.slow
 def test_killed_dask_run_resumes_to_the_same_data(tmp_path: Path, prefect_server: str) -> None:
-    """kill -9 a Dask run (flow process, scheduler and workers) mid-way; the rerun completes it."""
+    """kill -9 `errata run --runner dask` (CLI, scheduler and workers) mid-way; rerun it."""
     run = {**RUN, "limit": 600, "batch_size": 20, "seed": 9}
     out = tmp_path / "killed"
-    script = textwrap.dedent(KILLABLE_RUN).format(repo=str(REPO), out=str(out), run=run)
+    options = ["--limit", "600", "--batch-size", "20", "--seed", "9", "--workers", "2"]
+    command = [sys.executable, "-m", "errata.flows.cli", "run", "--runner", "dask", *options]
+    command += ["--shards", str(out)]
     env = {**os.environ, "PREFECT_API_URL": prefect_server}
-    command = [sys.executable, "-c", script]
     done_before = kill_after_batches(command, env, out, batches=30)
 
     resumed = subprocess.run(command, cwd=REPO, env=env, capture_output=True, text=True)
