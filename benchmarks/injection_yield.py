@@ -19,7 +19,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from rich.console import Console
 from rich.table import Table
 
-from errata.generators.pipeline import MathConfig, run_math_batch
+from errata.generators.domains import StageConfig, run_batch
+from errata.generators.mistakes.inject import RULE_ERROR_TYPES
 from errata.generators.sources.gsm8k import load_gsm8k
 from errata.generators.sources.synthetic import SyntheticConfig, generate
 from errata.schemas.records import Problem
@@ -28,8 +29,8 @@ DEFAULT_GSM8K = Path(__file__).resolve().parents[2] / "shared/data/gsm8k/test.js
 
 
 def report(console: Console, name: str, problems: list[Problem]) -> None:
-    config = MathConfig(seed=0)
-    result = run_math_batch(problems, config, run_id=f"run-yield-{name}")
+    config = StageConfig(seed=0)
+    result = run_batch(problems, config, run_id=f"run-yield-{name}")
     counts = {c.stage: c for c in result.counts}
     parse = counts["parse"]
     console.print(
@@ -37,7 +38,7 @@ def report(console: Console, name: str, problems: list[Problem]) -> None:
         f"({parse.n_out / parse.n_in:.1%}); {len(result.mistakes)} verified mistakes"
     )
     kept = Counter(m.error_type for m in result.mistakes)
-    reasons: dict[str, Counter] = {t: Counter() for t in config.error_types}
+    reasons: dict[str, Counter] = {t: Counter() for t in RULE_ERROR_TYPES}
     for reject in result.rejects:
         if reject.stage != "parse":
             reasons[json.loads(reject.payload)["error_type"]][
@@ -48,7 +49,7 @@ def report(console: Console, name: str, problems: list[Problem]) -> None:
         table.add_column(
             column, justify="left" if column in ("error type", "top reject reasons") else "right"
         )
-    for error_type in config.error_types:
+    for error_type in RULE_ERROR_TYPES:
         top = ", ".join(f"{r} {n}" for r, n in reasons[error_type].most_common(3))
         table.add_row(
             error_type, str(parse.n_out), str(kept[error_type]),

@@ -26,7 +26,9 @@ from errata.generators.verify.arithmetic import (
 )
 
 ANNOTATION_RE = re.compile(r"<<([^<>]*?)=([^<>=]*)>>")
-FINAL_ANSWER_RE = re.compile(r"^\s*####\s*(.+?)\s*$")
+# The one place the math domain writes its final-answer line.
+ANSWER_MARK = "####"
+FINAL_ANSWER_RE = re.compile(rf"^\s*{ANSWER_MARK}\s*(.+?)\s*$")
 _EXPR_TOKEN_RE = re.compile(r"\s*(?:(\d+(?:\.\d*)?|\.\d+)|(\*\*|[-+*/()]))")
 _MIRROR_CHARS = set("0123456789.,$%+-*/x×÷() ")
 _MIRROR_TAIL_RE = re.compile(r"[\s=$]*$")
@@ -345,6 +347,11 @@ def parse_program(question: str, solution: str) -> Program:
     )
 
 
+def render_answer(answer: str) -> str:
+    """The final line of a worked solution, GSM8K style."""
+    return f"{ANSWER_MARK} {answer}"
+
+
 def render_solution(steps: list[str], answer: str) -> str:
     """Steps and final answer in the GSM8K layout."""
-    return "\n".join([*steps, f"#### {answer}"])
+    return "\n".join([*steps, render_answer(answer)])

@@ -29,7 +29,7 @@ class LemmaMessages(ExportRow):
     messages: list[Message]
     correction: str  # fix_continue | fresh_restart
     reflection: str
-    error_step: int
+    first_error_step: int  # 0-based first wrong step of the wrong solution
 
 
 class LemmaAlpaca(ExportRow):
@@ -38,7 +38,7 @@ class LemmaAlpaca(ExportRow):
     output: str
     correction: str
     reflection: str
-    error_step: int
+    first_error_step: int  # 0-based first wrong step of the wrong solution
 
 
 class RiseSolutionPairs(ExportRow):
@@ -55,7 +55,7 @@ class RiseStepPairs(ExportRow):
     rejected: str
     answer: str
     dataset: str
-    step_index: int
+    first_error_step: int  # the step the pair is about, 0-based
     chosen_edit_start: int  # characters [start, end) of `chosen` replaced ...
     chosen_edit_end: int
     rejected_edit_start: int  # ... by characters [start, end) of `rejected`
@@ -65,12 +65,12 @@ class RiseStepPairs(ExportRow):
 class LemaCompletion(ExportRow):
     prompt: str
     completion: str
-    error_step: int
+    first_error_step: int  # 0-based first wrong step of the wrong solution
 
 
 class LemaMessages(ExportRow):
     messages: list[Message]
-    error_step: int
+    first_error_step: int  # 0-based first wrong step of the wrong solution
 
 
 class Introspect(ExportRow):
@@ -83,14 +83,14 @@ class Prm(ExportRow):
     prompt: str
     completions: list[str]
     labels: list[bool]
-    first_error_index: int  # ProcessBench: earliest wrong step, -1 when every step is right
+    first_error_step: int  # ProcessBench label: earliest wrong step, -1 when every step is right
 
 
 class Retry(ExportRow):
     prompt: str
     completion: str
     retries: int
-    error_step: int
+    first_error_step: int  # 0-based first wrong step of the wrong solution
 
 
 class Kto(ExportRow):

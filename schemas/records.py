@@ -8,7 +8,9 @@ from pydantic import BaseModel, ConfigDict
 
 # 2: a mistake has one core for every origin plus an optional `edit` (injections only); stage
 # counts carry rejects by reason and seconds; per-batch books in the `batches` table.
-SCHEMA_VERSION = "1"
+# 2: a mistake has one core for every origin plus an optional `edit` (injections only); stage
+# books carry rejects by reason and seconds, per batch in the `batches` table.
+SCHEMA_VERSION = "2"
 
 Domain = Literal["math", "code"]
 Verdict = Literal["correct", "incorrect", "unparseable", "timeout", "error"]
@@ -91,29 +93,43 @@ class Correction(Record):
     verdict: Verdict
 
 
+class Edit(Record):
+    """What only an injection knows: the step it edited, where, and the seed it drew."""
+
+    original_step: str  # the correct step the edit was applied to
+    original_start: int  # span replaced in original_step ...
+    original_end: int
+    wrong_start: int  # ... and the span that replaced it in wrong_steps[first_error_step]
+    wrong_end: int
+    seed: int
+
+
 class Mistake(Record):
+    """One wrong solution with its first wrong step located, explained and corrected.
+
+    The core is the same for every origin: a rule's injection, a teacher's located natural
+    mistake, a model's self-edit. `edit` is filled only where the mistake was made by editing
+    a known correct step.
+    """
+
     mistake_id: str
     problem_id: str
+    attempt_id: str | None = None  # the sampled attempt a natural mistake was found in
     source: str
+    domain: Domain
     origin: Origin
-    method: str  # rule:<kind> or llm:<model>
+    method: str  # rule:<kind>, llm:<model>, replay:<file>
+    producer: str
     error_type: str
-    error_step: int  # 0-based index of the first wrong step in wrong_steps
+    first_error_step: int  # 0-based index of the first wrong step in wrong_steps
     question: str
-    original_steps: list[str]
+    reference_steps: list[str]  # the verified correct solution the corrections draw on
     wrong_steps: list[str]
-    original_step: str
-    wrong_step: str
-    edit_start: int  # span replaced in original_step ...
-    edit_end: int
-    wrong_edit_start: int  # ... and the span that replaced it in wrong_step
-    wrong_edit_end: int
     reference_answer: str
     wrong_answer: str
     explanation: str
     corrections: list[Correction]
-    producer: str
-    seed: int
+    edit: Edit | None = None
     run_id: str
     schema_version: str = SCHEMA_VERSION
 

@@ -39,8 +39,6 @@ def prefect_server(tmp_path_factory: pytest.TempPathFactory):
 
 @pytest.fixture(scope="module")
 def shards(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    if not GSM8K_TEST.exists():
-        pytest.skip("../shared/data/gsm8k is not beside the repo")
     root = tmp_path_factory.mktemp("store") / "shards"
     run_generate(source="synthetic", limit=120, batch_size=60, out=str(root), seed=3)
     run_generate(source="gsm8k", path=str(GSM8K_TEST), limit=120, batch_size=60, out=str(root))
@@ -211,7 +209,7 @@ def test_lemma_trajectories_end_in_the_verified_answer(export_dir: Path, shards:
 def test_lema_output_names_the_recorded_wrong_step(export_dir: Path, shards: Path):
     mistakes = _mistakes(shards)
     for row in _rows(export_dir, "lema_completion"):
-        step = mistakes[row["mistake_id"]]["error_step"] + 1
+        step = mistakes[row["mistake_id"]]["first_error_step"] + 1
         assert row["completion"].startswith(f"Incorrect step: Step {step}\n"), row
         assert f"Step {step}: " in row["prompt"]
         corrected = row["completion"].split("Correct solution:\n", 1)[1]
@@ -220,7 +218,7 @@ def test_lema_output_names_the_recorded_wrong_step(export_dir: Path, shards: Pat
 
 def test_prm_labels_turn_false_at_the_first_error(export_dir: Path):
     for row in _rows(export_dir, "prm"):
-        labels, first = row["labels"], row["first_error_index"]
+        labels, first = row["labels"], row["first_error_step"]
         assert len(labels) == len(row["completions"])
         if first == -1:
             assert all(labels) and row["mistake_id"] is None
@@ -231,7 +229,8 @@ def test_prm_labels_turn_false_at_the_first_error(export_dir: Path):
 def test_retry_rows_carry_the_injected_step_before_back(export_dir: Path, shards: Path):
     mistakes = _mistakes(shards)
     for row in _rows(export_dir, "retry"):
-        wrong_step = mistakes[row["mistake_id"]]["wrong_step"]
+        mistake = mistakes[row["mistake_id"]]
+        wrong_step = mistake["wrong_steps"][mistake["first_error_step"]]
         assert f"{wrong_step} [BACK] " in row["completion"]
         assert row["completion"].count("[BACK]") == row["retries"] >= 1
 

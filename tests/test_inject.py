@@ -4,8 +4,8 @@ import re
 
 import pytest
 
-from errata.generators.mistakes.corrections import explain, fix_continue, fresh_restart
-from errata.generators.mistakes.inject import RULE_ERROR_TYPES, InjectionFailed, inject
+from errata.generators.mistakes.corrections import fix_continue, fresh_restart
+from errata.generators.mistakes.inject import RULE_ERROR_TYPES, InjectionFailed, explain, inject
 from errata.generators.mistakes.reflections import REFLECTIONS
 from errata.generators.solutions import parse_program
 from errata.generators.verify.arithmetic import NUMBER_RE
@@ -48,7 +48,7 @@ def test_each_rule_is_deterministic(error_type: str) -> None:
 
 def test_calculation_keeps_expression_and_carries_wrong_value() -> None:
     injection = inject(_program(), "calculation", seed=3)
-    step = injection.wrong_steps[injection.error_step]
+    step = injection.wrong_steps[injection.first_error_step]
     annotation = re.search(r"<<([^=]+)=([^>]+)>>", step)
     assert annotation.group(1) == injection.original_expression.replace(" ", "")
     assert annotation.group(2) == str(injection.wrong_value)
@@ -83,7 +83,7 @@ def test_unit_conversion_only_changes_a_conversion_factor() -> None:
     )
     injection = inject(program, "unit_conversion", seed=0)
     assert injection.facts["old"] == "60" and injection.facts["new"] in {"100", "30"}
-    assert injection.error_step == 0
+    assert injection.first_error_step == 0
 
 
 def test_unit_conversion_ignores_question_numbers() -> None:
@@ -100,7 +100,7 @@ def test_missing_step_drops_one_step_and_uses_the_untransformed_value() -> None:
     injection = inject(_program(), "missing_step", seed=0)
     assert injection.removed_step is not None
     assert len(injection.wrong_steps) == len(_program().steps) - 1
-    assert injection.error_step >= injection.removed_step
+    assert injection.first_error_step >= injection.removed_step
 
 
 def test_deleted_term_needs_three_terms() -> None:
@@ -151,21 +151,24 @@ def test_unknown_error_type_is_a_reject_reason() -> None:
 def test_corrections_join_the_cut_prefix_to_the_right_continuation() -> None:
     program = _program()
     injection = inject(program, "misread_question", seed=1)
-    error = injection.error_step
-    continuation, trajectory = fix_continue(injection, program.steps, "50", "Let me recheck.")
-    assert continuation.splitlines() == [*program.steps[injection.original_index :], "#### 50"]
+    error = injection.first_error_step
+    core = (injection.wrong_steps, error, program.steps, "#### 50")
+    continuation, trajectory = fix_continue(
+        *core, "Let me recheck.", resume_step=injection.resume_step
+    )
+    assert continuation.splitlines() == [*program.steps[injection.resume_step :], "#### 50"]
     assert trajectory.splitlines()[: error + 2] == [
         *injection.wrong_steps[: error + 1],
         "Let me recheck.",
     ]
-    restart, _ = fresh_restart(injection, program.steps, "50", "Let me recheck.")
+    restart, _ = fresh_restart(*core, "Let me recheck.")
     assert restart.splitlines() == [*program.steps, "#### 50"]
 
 
 def test_explanation_names_the_step_the_values_and_both_answers() -> None:
     injection = inject(_program(), "misread_question", seed=1)
     text = explain(injection, "50")
-    assert text.startswith(f"Step {injection.error_step + 1} copies {injection.facts['old']}")
+    assert text.startswith(f"Step {injection.first_error_step + 1} copies {injection.facts['old']}")
     assert f"as {injection.facts['new']}" in text
     assert f"comes out as {injection.wrong_answer} instead of 50" in text
 

@@ -1,4 +1,5 @@
-"""Properties of every kept mistake, checked independently of the injector."""
+"""The math domain's stages: properties of every kept mistake, checked independently of the
+injector, and their books."""
 
 from __future__ import annotations
 
@@ -7,7 +8,9 @@ from collections import Counter
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from errata.generators.pipeline import STAGES, MathConfig, run_math_batch
+from errata.generators.domains import StageConfig, run_batch
+from errata.generators.domains.math import STAGES
+from errata.generators.mistakes.inject import RULE_ERROR_TYPES
 from errata.generators.sources.gsm8k import load_gsm8k
 from errata.generators.sources.synthetic import SyntheticConfig, generate
 from errata.generators.verify.answers import verify_answer
@@ -23,10 +26,12 @@ def _shape(step: str) -> str:
 
 def assert_valid_mistake(mistake: Mistake) -> None:
     """One step edited, later steps only carry values forward, answer changed, fixes verify."""
-    removed = len(mistake.original_steps) - len(mistake.wrong_steps)
+    removed = len(mistake.reference_steps) - len(mistake.wrong_steps)
     assert removed in (0, 1)
-    error = mistake.error_step
-    original, wrong = mistake.original_steps, mistake.wrong_steps
+    assert mistake.origin == "injected" and mistake.edit is not None
+    edit = mistake.edit
+    error = mistake.first_error_step
+    original, wrong = mistake.reference_steps, mistake.wrong_steps
     if removed:  # missing_step: one original step at or before the error step is gone
         assert mistake.error_type == "missing_step"
         options = [original[:i] + original[i + 1 :] for i in range(error + 1)]
@@ -44,11 +49,12 @@ def assert_valid_mistake(mistake: Mistake) -> None:
     assert wrong[:error] == aligned[:error]
     assert wrong[error] != aligned[error]
     # The recorded span is exactly what changed (a slip like 13 -> 3 is a pure deletion).
-    head, tail = mistake.edit_start, len(aligned[error]) - mistake.edit_end
-    assert (mistake.edit_end - head) + (mistake.wrong_edit_end - mistake.wrong_edit_start) > 0
+    head, tail = edit.original_start, len(aligned[error]) - edit.original_end
+    assert edit.wrong_start == head
+    assert (edit.original_end - head) + (edit.wrong_end - edit.wrong_start) > 0
     assert aligned[error][:head] == wrong[error][:head]
-    assert aligned[error][len(aligned[error]) - tail :] == wrong[error][mistake.wrong_edit_end :]
-    assert mistake.original_step == aligned[error] and mistake.wrong_step == wrong[error]
+    assert aligned[error][len(aligned[error]) - tail :] == wrong[error][edit.wrong_end :]
+    assert edit.original_step == aligned[error]
     # Later steps keep their wording; only recomputed numbers may differ.
     for before, after in zip(aligned[error + 1 :], wrong[error + 1 :], strict=True):
         assert _shape(before) == _shape(after)
@@ -69,6 +75,11 @@ def assert_counts_balance(result, n_problems: int, n_types: int) -> None:
     assert [c.stage for c in result.counts] == list(STAGES)
     for count in counts.values():
         assert count.n_in == count.n_out + count.n_rejected
+        assert count.n_rejected == sum(r.n for r in count.rejected_by_reason)
+        assert count.seconds >= 0
+    by_reason = Counter((r.stage, r.reason) for r in result.rejects)
+    booked = {(c.stage, r.reason): r.n for c in result.counts for r in c.rejected_by_reason}
+    assert booked == dict(by_reason)
     assert counts["parse"].n_in == n_problems
     assert counts["inject"].n_in == counts["parse"].n_out * n_types
     assert counts["verify_injection"].n_in == counts["inject"].n_out
@@ -87,9 +98,8 @@ def assert_counts_balance(result, n_problems: int, n_types: int) -> None:
 def test_every_kept_synthetic_mistake_is_valid(seed: int, n_ops: int, number_max: int) -> None:
     knobs = SyntheticConfig(n_ops_min=2, n_ops_max=n_ops, number_max=number_max, seed=seed)
     problems = generate(6, knobs)
-    config = MathConfig(seed=seed)
-    result = run_math_batch(problems, config, run_id="run-test")
-    assert_counts_balance(result, len(problems), len(config.error_types))
+    result = run_batch(problems, StageConfig(seed=seed), run_id="run-test")
+    assert_counts_balance(result, len(problems), len(RULE_ERROR_TYPES))
     for mistake in result.mistakes:
         assert_valid_mistake(mistake)
 
@@ -106,20 +116,17 @@ def _gsm8k() -> list[Problem]:
 @settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(start=st.integers(0, 1300), seed=st.integers(0, 1000))
 def test_every_kept_gsm8k_mistake_is_valid(start: int, seed: int) -> None:
-    if not GSM8K_TEST.exists():
-        return
     problems = _gsm8k()[start : start + 4]
-    config = MathConfig(seed=seed)
-    result = run_math_batch(problems, config, run_id="run-test")
-    assert_counts_balance(result, len(problems), len(config.error_types))
+    result = run_batch(problems, StageConfig(seed=seed), run_id="run-test")
+    assert_counts_balance(result, len(problems), len(RULE_ERROR_TYPES))
     for mistake in result.mistakes:
         assert_valid_mistake(mistake)
 
 
 def test_batch_is_reproducible_byte_for_byte() -> None:
     problems = generate(10, SyntheticConfig(seed=3))
-    first = run_math_batch(problems, MathConfig(seed=3), run_id="run-x")
-    second = run_math_batch(problems, MathConfig(seed=3), run_id="run-x")
+    first = run_batch(problems, StageConfig(seed=3), run_id="run-x")
+    second = run_batch(problems, StageConfig(seed=3), run_id="run-x")
     assert [m.model_dump_json() for m in first.mistakes] == [
         m.model_dump_json() for m in second.mistakes
     ]
@@ -127,6 +134,13 @@ def test_batch_is_reproducible_byte_for_byte() -> None:
 
 
 def test_every_rule_yields_on_synthetic_problems() -> None:
-    result = run_math_batch(generate(120, SyntheticConfig(seed=1)), MathConfig(seed=1), "run-y")
+    result = run_batch(generate(120, SyntheticConfig(seed=1)), StageConfig(seed=1), "run-y")
     kinds = Counter(m.error_type for m in result.mistakes)
-    assert set(kinds) == set(MathConfig().error_types), kinds
+    assert set(kinds) == set(RULE_ERROR_TYPES), kinds
+
+
+def test_only_the_requested_error_types_are_injected() -> None:
+    config = StageConfig(seed=1, error_types=("calculation", "missing_step"))
+    result = run_batch(generate(30, SyntheticConfig(seed=1)), config, "run-z")
+    assert {m.error_type for m in result.mistakes} == {"calculation", "missing_step"}
+    assert_counts_balance(result, 30, 2)

@@ -7,7 +7,7 @@ from collections import Counter
 import pyarrow as pa
 import pytest
 
-from errata.generators.pipeline import MathConfig, run_math_batch
+from errata.generators.domains import StageConfig, run_batch
 from errata.generators.recipes import BUILDERS
 from errata.generators.recipes.assemble import ExportOptions, assemble
 from errata.generators.recipes.common import RecipeSettings
@@ -22,7 +22,7 @@ ROW_STEPS = ("dedupe", "decontaminate", "max_per_problem")
 
 @pytest.fixture(scope="module")
 def mistakes() -> list[Mistake]:
-    return run_math_batch(generate(80), MathConfig(), run_id="run-test").mistakes
+    return run_batch(generate(80), StageConfig(), run_id="run-test").mistakes
 
 
 def test_every_recipe_is_built_and_every_config_has_a_row_model():
@@ -63,12 +63,16 @@ def test_each_mistake_yields_rows_or_a_recorded_exclusion(mistakes: list[Mistake
     assert all(by_id[e.mistake_id].error_type == "missing_step" for e in skipped)
 
 
+def _wrong_step(mistake: Mistake) -> str:
+    return mistake.wrong_steps[mistake.first_error_step]
+
+
 def test_kto_and_prm_pair_each_wrong_solution_with_the_correct_one(mistakes: list[Mistake]):
     kto = BUILDERS["kto"](mistakes, RecipeSettings()).rows["kto"]
     assert Counter(row.label for row in kto) == {False: len(mistakes), True: len(mistakes)}
     assert all((row.mistake_id is None) == row.label for row in kto)
     prm = BUILDERS["prm"](mistakes, RecipeSettings()).rows["prm"]
-    assert all(row.first_error_index == -1 for row in prm if row.mistake_id is None)
+    assert all(row.first_error_step == -1 for row in prm if row.mistake_id is None)
 
 
 def test_introspect_trains_only_the_final_attempt(mistakes: list[Mistake]):
@@ -90,7 +94,7 @@ def test_retry_rate_controls_the_extra_retries(mistakes: list[Mistake]):
     for row in BUILDERS["retry"](mistakes, RecipeSettings(retry_rate=1.0)).rows["retry"]:
         lines = row.completion.split("\n")[:-1]  # every step but the last has a later step
         assert row.retries >= len(lines) - 1
-        assert steps[row.mistake_id].wrong_step + " [BACK] " in row.completion
+        assert _wrong_step(steps[row.mistake_id]) + " [BACK] " in row.completion
     assert retries(0.3) == retries(0.3)  # seeded
 
 

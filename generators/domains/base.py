@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 
 from errata.schemas.records import Mistake, Problem, Reject, StageCount
@@ -38,10 +38,14 @@ class BatchResult:
 @dataclass(frozen=True)
 class Domain:
     """A domain's plug-in surface: its name, the error types it has rules for, the stages
-    over a batch, and how a solution's final answer is written."""
+    over a batch, how a solution's final answer is written, and its prompts."""
 
     name: str
     error_types: tuple[str, ...]
     stages: tuple[str, ...]
     run_batch: Callable[[Sequence[Problem], StageConfig, str], BatchResult]
     render_answer: Callable[[str], str]
+    prompts: Mapping[str, str]
+
+    def render_solution(self, steps: Sequence[str], answer: str) -> str:
+        return "\n".join([*steps, self.render_answer(answer)])

@@ -1,26 +1,324 @@
-"""The math domain: annotated worked solutions, rule-based slips, verification by execution."""
+"""The math domain: calculator-annotated worked solutions, rule-based slips, verification by
+execution, and the `#### n` answer line.
+
+Stages over one batch, each with one job and its own books: parse the reference solution
+into a program, inject one error of each requested type, verify the injection
+independently of the injector, then correct it (fix & continue, fresh & restart) and keep
+the mistake only when both corrections verify. `correct_natural` runs the last stage on a
+mistake that was found rather than made (a teacher's located first wrong step).
+"""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
 
 from errata.generators.domains.base import BatchResult, Domain, StageConfig
-from errata.generators.mistakes.inject import RULE_ERROR_TYPES
-from errata.generators.pipeline import STAGES, MathConfig, run_math_batch
-from errata.schemas.records import Problem
+from errata.generators.mistakes.corrections import fix_continue, fresh_restart
+from errata.generators.mistakes.inject import (
+    RULE_ERROR_TYPES,
+    Injection,
+    InjectionFailed,
+    explain,
+    inject,
+)
+from errata.generators.mistakes.reflections import pick_reflection
+from errata.generators.solutions import (
+    Program,
+    SolutionParseError,
+    parse_program,
+    render_answer,
+    split_steps,
+)
+from errata.generators.stages import BatchContext
+from errata.generators.verify.injections import correction_problem, injection_problem
+from errata.schemas.ids import content_hash, item_seed
+from errata.schemas.records import Correction, Edit, Mistake, Problem
 
-ANSWER_MARK = "####"
+PRODUCER = "errata-rules/1"
+STAGES = ("parse", "inject", "verify_injection", "correct")
+PROMPTS = {
+    "solve": (
+        "Solve the math problem step by step. If you notice a mistake, say so and correct "
+        "it. End with the final answer after '####'."
+    ),
+    "find_mistake": (
+        "Below is a math question and a solution that contains a mistake. Find the first "
+        "incorrect step, explain why it is wrong, and write the corrected solution from that "
+        "step on."
+    ),
+}
 
 
-def render_answer(answer: str) -> str:
-    """The final line of a worked solution, GSM8K style."""
-    return f"{ANSWER_MARK} {answer}"
+@dataclass(frozen=True)
+class Draft:
+    """A mistake before its corrections: the core, plus what only an injection knows."""
+
+    problem: Problem
+    item_id: str
+    method: str
+    producer: str
+    error_type: str
+    first_error_step: int
+    wrong_steps: list[str]
+    wrong_answer: str
+    explanation: str
+    reference_steps: list[str]
+    seed: int
+    attempt_id: str | None = None
+    edit: Edit | None = None
+    resume_step: int | None = None  # where fix & continue resumes the reference, if known
+
+
+@dataclass(frozen=True)
+class Candidate:
+    problem: Problem
+    program: Program
+    injection: Injection
+    seed: int
+    item_id: str
+
+
+def parse_stage(problems: Sequence[Problem], ctx: BatchContext) -> list[tuple[Problem, Program]]:
+    kept = []
+    with ctx.stage("parse", len(problems)) as books:
+        for problem in problems:
+            try:
+                program = parse_program(problem.question, problem.reference_solution)
+            except SolutionParseError as exc:
+                ctx.reject(books, exc.reason, str(exc), problem.problem_id, problem.model_dump())
+                continue
+            kept.append((problem, program))
+            books.n_out += 1
+    return kept
+
+
+def inject_stage(
+    parsed: list[tuple[Problem, Program]], error_types: Sequence[str], seed: int, ctx: BatchContext
+) -> list[Candidate]:
+    kept = []
+    with ctx.stage("inject", len(parsed) * len(error_types)) as books:
+        for problem, program in parsed:
+            for error_type in error_types:
+                item_id = f"{problem.problem_id}/{error_type}"
+                item = item_seed(seed, item_id)
+                try:
+                    injection = inject(program, error_type, item)
+                except InjectionFailed as exc:
+                    payload = {"problem_id": problem.problem_id, "error_type": error_type}
+                    ctx.reject(books, exc.reason, str(exc), item_id, payload)
+                    continue
+                kept.append(Candidate(problem, program, injection, item, item_id))
+                books.n_out += 1
+    return kept
+
+
+def verify_injection_stage(candidates: list[Candidate], ctx: BatchContext) -> list[Draft]:
+    kept = []
+    with ctx.stage("verify_injection", len(candidates)) as books:
+        for candidate in candidates:
+            reference = candidate.problem.reference_answer
+            issue = injection_problem(candidate.program.steps, candidate.injection, reference)
+            if issue:
+                ctx.reject(books, *issue, candidate.item_id, _injection_payload(candidate))
+                continue
+            kept.append(_draft_of(candidate))
+            books.n_out += 1
+    return kept
+
+
+def correct_stage(drafts: Sequence[Draft], run_id: str, ctx: BatchContext) -> list[Mistake]:
+    kept = []
+    with ctx.stage("correct", len(drafts)) as books:
+        for draft in drafts:
+            corrections = _verified_corrections(draft)
+            if isinstance(corrections, tuple):
+                ctx.reject(books, *corrections, draft.item_id, _draft_payload(draft))
+                continue
+            kept.append(_mistake(draft, corrections, run_id))
+            books.n_out += 1
+    return kept
 
 
 def run_batch(problems: Sequence[Problem], config: StageConfig, run_id: str) -> BatchResult:
-    types = tuple(t for t in config.error_types or RULE_ERROR_TYPES if t in RULE_ERROR_TYPES)
-    result = run_math_batch(problems, MathConfig(seed=config.seed, error_types=types), run_id)
-    return BatchResult(result.mistakes, result.rejects, result.counts)
+    """Every math stage over one batch of problems."""
+    ctx = BatchContext(run_id=run_id)
+    types = [t for t in config.error_types or RULE_ERROR_TYPES if t in RULE_ERROR_TYPES]
+    parsed = parse_stage(problems, ctx)
+    candidates = inject_stage(parsed, types, config.seed, ctx)
+    drafts = verify_injection_stage(candidates, ctx)
+    mistakes = correct_stage(drafts, run_id, ctx)
+    return BatchResult(mistakes=mistakes, rejects=ctx.rejects, counts=ctx.stage_counts())
+
+
+def natural_draft(
+    problem: Problem,
+    wrong_steps: Sequence[str],
+    first_error_step: int,
+    error_type: str,
+    explanation: str,
+    wrong_answer: str,
+    method: str,
+    producer: str,
+    attempt_id: str | None = None,
+    seed: int = 0,
+) -> Draft:
+    """A mistake that was found in a wrong attempt rather than made: no edit to record, and
+    the reference solution's steps to correct it with."""
+    reference_steps, _ = split_steps(problem.reference_solution)
+    return Draft(
+        problem=problem,
+        item_id=f"{problem.problem_id}/{method}/{attempt_id or content_hash(list(wrong_steps))}",
+        method=method,
+        producer=producer,
+        error_type=error_type,
+        first_error_step=first_error_step,
+        wrong_steps=list(wrong_steps),
+        wrong_answer=wrong_answer,
+        explanation=explanation,
+        reference_steps=reference_steps,
+        seed=item_seed(seed, attempt_id or content_hash(list(wrong_steps))),
+        attempt_id=attempt_id,
+    )
+
+
+def correct_natural(drafts: Sequence[Draft], run_id: str) -> BatchResult:
+    """Correct and verify found mistakes (the `correct` stage alone)."""
+    ctx = BatchContext(run_id=run_id)
+    valid = []
+    with ctx.stage("locate", len(drafts)) as books:
+        for draft in drafts:
+            if not 0 <= draft.first_error_step < len(draft.wrong_steps):
+                message = f"step {draft.first_error_step} of {len(draft.wrong_steps)} steps"
+                ctx.reject(books, "no_such_step", message, draft.item_id, _draft_payload(draft))
+                continue
+            valid.append(draft)
+            books.n_out += 1
+    mistakes = correct_stage(valid, run_id, ctx)
+    return BatchResult(mistakes=mistakes, rejects=ctx.rejects, counts=ctx.stage_counts())
+
+
+def _draft_of(candidate: Candidate) -> Draft:
+    injection = candidate.injection
+    original = candidate.program.steps
+    aligned = [s for i, s in enumerate(original) if i != injection.removed_step]
+    original_step = aligned[injection.first_error_step]
+    wrong_step = injection.wrong_steps[injection.first_error_step]
+    start, original_end, wrong_end = _edit_span(original_step, wrong_step)
+    return Draft(
+        problem=candidate.problem,
+        item_id=candidate.item_id,
+        method=f"rule:{injection.error_type}",
+        producer=PRODUCER,
+        error_type=injection.error_type,
+        first_error_step=injection.first_error_step,
+        wrong_steps=injection.wrong_steps,
+        wrong_answer=injection.wrong_answer,
+        explanation=explain(injection, candidate.problem.reference_answer),
+        reference_steps=original,
+        seed=candidate.seed,
+        edit=Edit(
+            original_step=original_step,
+            original_start=start,
+            original_end=original_end,
+            wrong_start=start,
+            wrong_end=wrong_end,
+            seed=candidate.seed,
+        ),
+        resume_step=injection.resume_step,
+    )
+
+
+def _verified_corrections(draft: Draft) -> list[Correction] | tuple[str, str]:
+    """Both corrections, each verified; or the (reason, message) of the first that fails."""
+    reflection = pick_reflection(draft.seed)
+    final_line = render_answer(draft.problem.reference_answer)
+    core = (draft.wrong_steps, draft.first_error_step, draft.reference_steps, final_line)
+    built = {
+        "fix_continue": fix_continue(*core, reflection, resume_step=draft.resume_step),
+        "fresh_restart": fresh_restart(*core, reflection),
+    }
+    corrections = []
+    for kind, (continuation, trajectory) in built.items():
+        issue, final_answer = correction_problem(
+            continuation, trajectory, draft.problem.reference_answer
+        )
+        if issue:
+            return issue
+        corrections.append(
+            Correction(
+                kind=kind,
+                reflection=reflection,
+                continuation=continuation,
+                trajectory=trajectory,
+                final_answer=final_answer,
+                verdict="correct",
+            )
+        )
+    return corrections
+
+
+def _mistake(draft: Draft, corrections: list[Correction], run_id: str) -> Mistake:
+    problem = draft.problem
+    return Mistake(
+        mistake_id="m-" + content_hash(problem.problem_id, draft.method, draft.wrong_steps),
+        problem_id=problem.problem_id,
+        attempt_id=draft.attempt_id,
+        source=problem.source,
+        domain="math",
+        origin="injected" if draft.edit is not None else "natural",
+        method=draft.method,
+        producer=draft.producer,
+        error_type=draft.error_type,
+        first_error_step=draft.first_error_step,
+        question=problem.question,
+        reference_steps=draft.reference_steps,
+        wrong_steps=draft.wrong_steps,
+        reference_answer=problem.reference_answer,
+        wrong_answer=draft.wrong_answer,
+        explanation=draft.explanation,
+        corrections=corrections,
+        edit=draft.edit,
+        run_id=run_id,
+    )
+
+
+def _edit_span(before: str, after: str) -> tuple[int, int, int]:
+    """(start, end in before, end in after) of the smallest span that differs."""
+    start = 0
+    while start < min(len(before), len(after)) and before[start] == after[start]:
+        start += 1
+    tail = 0
+    while (
+        tail < min(len(before), len(after)) - start
+        and before[len(before) - 1 - tail] == after[len(after) - 1 - tail]
+    ):
+        tail += 1
+    return start, len(before) - tail, len(after) - tail
+
+
+def _injection_payload(candidate: Candidate) -> dict[str, Any]:
+    injection = candidate.injection
+    return {
+        "problem_id": candidate.problem.problem_id,
+        "error_type": injection.error_type,
+        "first_error_step": injection.first_error_step,
+        "wrong_steps": injection.wrong_steps,
+        "wrong_answer": injection.wrong_answer,
+    }
+
+
+def _draft_payload(draft: Draft) -> dict[str, Any]:
+    return {
+        "problem_id": draft.problem.problem_id,
+        "attempt_id": draft.attempt_id,
+        "method": draft.method,
+        "error_type": draft.error_type,
+        "first_error_step": draft.first_error_step,
+        "wrong_steps": draft.wrong_steps,
+        "wrong_answer": draft.wrong_answer,
+    }
 
 
 DOMAIN = Domain(
@@ -29,4 +327,5 @@ DOMAIN = Domain(
     stages=STAGES,
     run_batch=run_batch,
     render_answer=render_answer,
+    prompts=PROMPTS,
 )

@@ -1,88 +1,53 @@
-"""Corrections without an LLM, and explanations that are true by construction."""
+"""Corrections from a mistake's core: fix & continue and fresh & restart.
+
+They need only the wrong steps, the first wrong step and a verified reference
+solution, so a teacher's natural mistake and a rule's injection are corrected alike.
+"""
 
 from __future__ import annotations
 
-from errata.generators.mistakes.inject import Injection
-from errata.generators.verify.arithmetic import format_number
+from collections.abc import Sequence
 
 
-def wrong_prefix(injection: Injection) -> list[str]:
+def wrong_prefix(wrong_steps: Sequence[str], first_error_step: int) -> list[str]:
     """The wrong attempt cut right after its first wrong step (as LEMMA does)."""
-    return injection.wrong_steps[: injection.error_step + 1]
+    return list(wrong_steps[: first_error_step + 1])
 
 
 def fix_continue(
-    injection: Injection, original_steps: list[str], answer: str, reflection: str
+    wrong_steps: Sequence[str],
+    first_error_step: int,
+    reference_steps: Sequence[str],
+    final_line: str,
+    reflection: str,
+    resume_step: int | None = None,
 ) -> tuple[str, str]:
-    """Fix the wrong step and carry on: returns (continuation, full trajectory)."""
-    return _join(injection, reflection, original_steps[injection.original_index :], answer)
+    """Fix the wrong step and carry on: returns (continuation, full trajectory).
+
+    The correct prefix is taken to match the reference step for step, so the reference
+    resumes at the first wrong step. An injection knows better where it resumes (a skipped
+    step shifts the alignment) and says so with `resume_step`.
+    """
+    resume = first_error_step if resume_step is None else resume_step
+    prefix = wrong_prefix(wrong_steps, first_error_step)
+    return _join(prefix, reflection, reference_steps[resume:], final_line)
 
 
 def fresh_restart(
-    injection: Injection, original_steps: list[str], answer: str, reflection: str
+    wrong_steps: Sequence[str],
+    first_error_step: int,
+    reference_steps: Sequence[str],
+    final_line: str,
+    reflection: str,
 ) -> tuple[str, str]:
     """Reflect, then solve again from the start with the reference solution."""
-    return _join(injection, reflection, original_steps, answer)
+    prefix = wrong_prefix(wrong_steps, first_error_step)
+    return _join(prefix, reflection, reference_steps, final_line)
 
 
-def _join(injection: Injection, reflection: str, steps: list[str], answer: str) -> tuple[str, str]:
-    continuation = "\n".join([*steps, f"#### {answer}"])
-    trajectory = "\n".join([*wrong_prefix(injection), reflection, continuation])
+def _join(
+    prefix: list[str], reflection: str, steps: Sequence[str], final_line: str
+) -> tuple[str, str]:
+    continuation = "\n".join([*steps, final_line])
+    trajectory = "\n".join([*prefix, reflection, continuation])
     return continuation, trajectory
-
-
-def explain(injection: Injection, reference_answer: str) -> str:
-    """Which step is wrong, what it used, and what it should have been."""
-    step = injection.error_step + 1
-    facts = injection.facts
-    right = f"{injection.original_expression} = {format_number(injection.original_value, 2)}"
-    wrong = f"{injection.wrong_expression} = {format_number(injection.wrong_value, 2)}"
-    kind = injection.error_type
-    if kind == "calculation":
-        head = (
-            f"Step {step} miscalculates: {injection.original_expression} is "
-            f"{format_number(injection.original_value, 2)}, not "
-            f"{format_number(injection.wrong_value, 2)}."
-        )
-    elif kind == "wrong_operator":
-        head = (
-            f"Step {step} uses '{facts['new_op']}' where it needs '{facts['old_op']}': "
-            f"it should compute {right}, not {wrong}."
-        )
-    elif kind == "swapped_operands":
-        head = (
-            f"Step {step} has the operands of '{facts['op']}' in the wrong order: "
-            f"it should compute {right}, not {wrong}."
-        )
-    elif kind == "wrong_substitution":
-        head = (
-            f"Step {step} uses {facts['new']} where it should use {facts['old']} "
-            f"(from {facts['origin']}): it should compute {right}, not {wrong}."
-        )
-    elif kind == "misread_question":
-        head = (
-            f"Step {step} copies {facts['old']} from the question as {facts['new']}: "
-            f"it should compute {right}, not {wrong}."
-        )
-    elif kind == "deleted_term":
-        head = (
-            f"Step {step} leaves out the term {facts['term']}: "
-            f"it should compute {right}, not {wrong}."
-        )
-    elif kind == "missing_step":
-        head = (
-            f"The solution skips a step: it never computes {facts['skipped_expression']} = "
-            f"{facts['skipped_value']}, so step {step} uses {facts['carried']} where it should "
-            f"use {facts['skipped_value']}: it should compute {right}, not {wrong}."
-        )
-    elif kind == "unit_conversion":
-        head = (
-            f"Step {step} converts units with a factor of {facts['new']} instead of "
-            f"{facts['old']}: it should compute {right}, not {wrong}."
-        )
-    else:
-        head = f"Step {step} is wrong: it should compute {right}, not {wrong}."
-    return (
-        f"{head} Every later step builds on that value, so the final answer comes out as "
-        f"{injection.wrong_answer} instead of {reference_answer}."
-    )

@@ -69,8 +69,8 @@ class Edit:
 class Injection:
     error_type: str
     node: int
-    error_step: int  # first wrong step, indexed in wrong_steps
-    original_index: int  # where the correct continuation starts, indexed in the original steps
+    first_error_step: int  # first wrong step, indexed in wrong_steps
+    resume_step: int  # where the correct continuation starts, indexed in the original steps
     removed_step: int | None
     wrong_steps: list[str]
     wrong_answer: str
@@ -214,19 +214,106 @@ def _unit_conversion(program: Program, rng: random.Random) -> Iterator[Edit]:
             yield Edit(node.index, _with(node.tokens, i, pinned), facts=_operand_facts(token, new))
 
 
-RULES: dict[str, Callable[[Program, random.Random], Iterator[Edit]]] = {
-    "calculation": _calculation,
-    "wrong_operator": _wrong_operator,
-    "swapped_operands": _swapped_operands,
-    "wrong_substitution": _wrong_substitution,
-    "misread_question": _misread_question,
-    "deleted_term": _deleted_term,
-    "missing_step": _missing_step,
-    "unit_conversion": _unit_conversion,
+# ---------------------------------------------------------------- what each rule says of itself
+
+
+def _right(injection: Injection) -> str:
+    return f"{injection.original_expression} = {format_number(injection.original_value, 2)}"
+
+
+def _wrong(injection: Injection) -> str:
+    return f"{injection.wrong_expression} = {format_number(injection.wrong_value, 2)}"
+
+
+def _should(injection: Injection) -> str:
+    return f"it should compute {_right(injection)}, not {_wrong(injection)}."
+
+
+def _explain_calculation(i: Injection, step: int) -> str:
+    return (
+        f"Step {step} miscalculates: {i.original_expression} is "
+        f"{format_number(i.original_value, 2)}, not {format_number(i.wrong_value, 2)}."
+    )
+
+
+def _explain_wrong_operator(i: Injection, step: int) -> str:
+    return f"Step {step} uses '{i.facts['new_op']}' where it needs '{i.facts['old_op']}': " + (
+        _should(i)
+    )
+
+
+def _explain_swapped_operands(i: Injection, step: int) -> str:
+    return f"Step {step} has the operands of '{i.facts['op']}' in the wrong order: " + _should(i)
+
+
+def _explain_wrong_substitution(i: Injection, step: int) -> str:
+    facts = i.facts
+    return (
+        f"Step {step} uses {facts['new']} where it should use {facts['old']} "
+        f"(from {facts['origin']}): " + _should(i)
+    )
+
+
+def _explain_misread_question(i: Injection, step: int) -> str:
+    return f"Step {step} copies {i.facts['old']} from the question as {i.facts['new']}: " + (
+        _should(i)
+    )
+
+
+def _explain_deleted_term(i: Injection, step: int) -> str:
+    return f"Step {step} leaves out the term {i.facts['term']}: " + _should(i)
+
+
+def _explain_missing_step(i: Injection, step: int) -> str:
+    facts = i.facts
+    return (
+        f"The solution skips a step: it never computes {facts['skipped_expression']} = "
+        f"{facts['skipped_value']}, so step {step} uses {facts['carried']} where it should "
+        f"use {facts['skipped_value']}: " + _should(i)
+    )
+
+
+def _explain_unit_conversion(i: Injection, step: int) -> str:
+    return (
+        f"Step {step} converts units with a factor of {i.facts['new']} instead of "
+        f"{i.facts['old']}: " + _should(i)
+    )
+
+
+@dataclass(frozen=True)
+class Rule:
+    """One error type: where it can apply and how it edits (`sites`), how it explains
+    itself, and whether the step checker must see a false claim in the edited step (only a
+    miscalculation writes one; every other rule computes its wrong expression correctly)."""
+
+    sites: Callable[[Program, random.Random], Iterator[Edit]]
+    explain: Callable[[Injection, int], str]
+    checker_sees_slip: bool = False
+
+
+RULES: dict[str, Rule] = {
+    "calculation": Rule(_calculation, _explain_calculation, checker_sees_slip=True),
+    "wrong_operator": Rule(_wrong_operator, _explain_wrong_operator),
+    "swapped_operands": Rule(_swapped_operands, _explain_swapped_operands),
+    "wrong_substitution": Rule(_wrong_substitution, _explain_wrong_substitution),
+    "misread_question": Rule(_misread_question, _explain_misread_question),
+    "deleted_term": Rule(_deleted_term, _explain_deleted_term),
+    "missing_step": Rule(_missing_step, _explain_missing_step),
+    "unit_conversion": Rule(_unit_conversion, _explain_unit_conversion),
 }
 RULE_ERROR_TYPES: tuple[str, ...] = tuple(RULES)
 
 # ---------------------------------------------------------------- execution and rendering
+
+
+def explain(injection: Injection, reference_answer: str) -> str:
+    """Which step is wrong, what it used, what it should have been, and what that did to the
+    final answer: true by construction."""
+    head = RULES[injection.error_type].explain(injection, injection.first_error_step + 1)
+    return (
+        f"{head} Every later step builds on that value, so the final answer comes out as "
+        f"{injection.wrong_answer} instead of {reference_answer}."
+    )
 
 
 def inject(program: Program, error_type: str, seed: int, max_sites: int = 12) -> Injection:
@@ -236,7 +323,7 @@ def inject(program: Program, error_type: str, seed: int, max_sites: int = 12) ->
         raise InjectionFailed("unknown_error_type", f"no rule for {error_type!r}")
     rng = random.Random(seed)
     last: InjectionFailed | None = None
-    for tried, edit in enumerate(rule(program, rng)):
+    for tried, edit in enumerate(rule.sites(program, rng)):
         if tried >= max_sites:
             break
         try:
@@ -285,12 +372,12 @@ def _apply(program: Program, error_type: str, edit: Edit) -> Injection:
         changed.add(skipped)
     steps = _render_steps(program, new_tokens, new_values, changed, edit.removed_step)
     node = program.nodes[edit.node]
-    error_step = node.step - (1 if edit.removed_step is not None else 0)
+    first_error_step = node.step - (1 if edit.removed_step is not None else 0)
     return Injection(
         error_type=error_type,
         node=edit.node,
-        error_step=error_step,
-        original_index=edit.removed_step if edit.removed_step is not None else node.step,
+        first_error_step=first_error_step,
+        resume_step=edit.removed_step if edit.removed_step is not None else node.step,
         removed_step=edit.removed_step,
         wrong_steps=steps,
         wrong_answer=format_number(wrong_answer, 2),

@@ -5,11 +5,10 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+from errata.generators.domains import DOMAINS, Domain
 from errata.generators.recipes.select import Excluded
 from errata.schemas.exports import ExportRow, Message
 from errata.schemas.records import Correction, Mistake
-
-ANSWER_MARK = "####"
 
 
 @dataclass(frozen=True)
@@ -76,8 +75,12 @@ def correct_solution(mistake: Mistake) -> str | None:
     return restart.continuation if restart else None
 
 
+def domain_of(mistake: Mistake) -> Domain:
+    return DOMAINS[mistake.domain]
+
+
 def wrong_solution(mistake: Mistake) -> str:
-    return "\n".join([*mistake.wrong_steps, f"{ANSWER_MARK} {mistake.wrong_answer}"])
+    return domain_of(mistake).render_solution(mistake.wrong_steps, mistake.wrong_answer)
 
 
 def user(content: str) -> Message:

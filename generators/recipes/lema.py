@@ -5,22 +5,16 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from errata.generators.recipes.common import (
-    ANSWER_MARK,
     RecipeOutput,
     RecipeSettings,
     assistant,
     correction,
+    domain_of,
     mistake_lineage,
     user,
 )
 from errata.schemas.exports import LemaCompletion, LemaMessages
 from errata.schemas.records import Mistake
-
-INSTRUCTION = (
-    "Below is a math question and a solution that contains a mistake. Find the first "
-    "incorrect step, explain why it is wrong, and write the corrected solution from that "
-    "step on."
-)
 
 
 def numbered(steps: Sequence[str], first: int = 1) -> list[str]:
@@ -28,15 +22,17 @@ def numbered(steps: Sequence[str], first: int = 1) -> list[str]:
 
 
 def prompt_text(mistake: Mistake) -> str:
-    solution = "\n".join([*numbered(mistake.wrong_steps), f"{ANSWER_MARK} {mistake.wrong_answer}"])
-    return f"{INSTRUCTION}\n\nQuestion: {mistake.question}\n\nSolution:\n{solution}\n"
+    domain = domain_of(mistake)
+    solution = domain.render_solution(numbered(mistake.wrong_steps), mistake.wrong_answer)
+    instruction = domain.prompts["find_mistake"]
+    return f"{instruction}\n\nQuestion: {mistake.question}\n\nSolution:\n{solution}\n"
 
 
 def completion_text(mistake: Mistake, continuation: str) -> str:
     """Incorrect step, explanation, then the corrected steps with earlier ones elided."""
     lines = continuation.split("\n")
     steps, answer = lines[:-1], lines[-1]
-    step = mistake.error_step + 1
+    step = mistake.first_error_step + 1
     corrected = "\n".join([*(["..."] if step > 1 else []), *numbered(steps, first=step), answer])
     return (
         f"Incorrect step: Step {step}\n"
@@ -55,7 +51,7 @@ def build(mistakes: Sequence[Mistake], settings: RecipeSettings) -> RecipeOutput
             continue
         prompt = prompt_text(mistake)
         completion = completion_text(mistake, fixed.continuation)
-        common = {**mistake_lineage(mistake), "error_step": mistake.error_step}
+        common = {**mistake_lineage(mistake), "first_error_step": mistake.first_error_step}
         out.add("lema_completion", LemaCompletion(prompt=prompt, completion=completion, **common))
         out.add(
             "lema_messages",

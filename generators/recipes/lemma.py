@@ -9,16 +9,13 @@ from errata.generators.recipes.common import (
     RecipeSettings,
     assistant,
     correction,
+    domain_of,
     mistake_lineage,
     user,
 )
 from errata.schemas.exports import LemmaAlpaca, LemmaMessages
 from errata.schemas.records import Mistake
 
-INSTRUCTION = (
-    "Solve the math problem step by step. If you notice a mistake, say so and correct it. "
-    "End with the final answer after '####'."
-)
 KINDS = ("fix_continue", "fresh_restart")
 
 
@@ -35,14 +32,14 @@ def build(mistakes: Sequence[Mistake], settings: RecipeSettings) -> RecipeOutput
                 **mistake_lineage(mistake),
                 "correction": kind,
                 "reflection": fixed.reflection,
-                "error_step": mistake.error_step,
+                "first_error_step": mistake.first_error_step,
             }
             messages = [user(mistake.question), assistant(fixed.trajectory)]
             out.add("lemma_messages", LemmaMessages(messages=messages, **common))
             out.add(
                 "lemma_alpaca",
                 LemmaAlpaca(
-                    instruction=INSTRUCTION,
+                    instruction=domain_of(mistake).prompts["solve"],
                     input=mistake.question,
                     output=fixed.trajectory,
                     **common,

@@ -21,14 +21,14 @@ def build(mistakes: Sequence[Mistake], settings: RecipeSettings) -> RecipeOutput
     out = RecipeOutput()
     for mistake in mistakes:
         # Steps after the first error build on its wrong value, so they are labelled wrong too.
-        labels = [i < mistake.error_step for i in range(len(mistake.wrong_steps))]
+        labels = [i < mistake.first_error_step for i in range(len(mistake.wrong_steps))]
         out.add(
             "prm",
             Prm(
                 prompt=mistake.question,
                 completions=mistake.wrong_steps,
                 labels=labels,
-                first_error_index=mistake.error_step,
+                first_error_step=mistake.first_error_step,
                 **mistake_lineage(mistake),
             ),
         )
@@ -39,9 +39,9 @@ def build(mistakes: Sequence[Mistake], settings: RecipeSettings) -> RecipeOutput
                 "prm",
                 Prm(
                     prompt=mistake.question,
-                    completions=mistake.original_steps,
-                    labels=[True] * len(mistake.original_steps),
-                    first_error_index=NO_ERROR,
+                    completions=mistake.reference_steps,
+                    labels=[True] * len(mistake.reference_steps),
+                    first_error_step=NO_ERROR,
                     **solution_lineage(mistake),
                 ),
             )

@@ -35,12 +35,12 @@ def build(mistakes: Sequence[Mistake], settings: RecipeSettings) -> RecipeOutput
             out.exclude("retry", "no_verified_correction", "no verified fix_continue", mistake)
             continue
         *after, answer = fixed.continuation.split("\n")
-        right_steps = [*mistake.wrong_steps[: mistake.error_step], *after]
+        right_steps = [*mistake.wrong_steps[: mistake.first_error_step], *after]
         rng = random.Random(item_seed(settings.seed, mistake.mistake_id))
         lines, retries = [], 0
         for i, step in enumerate(right_steps):
-            if i == mistake.error_step:
-                lines.append(retried(mistake.wrong_step, step))
+            if i == mistake.first_error_step:
+                lines.append(retried(mistake.wrong_steps[mistake.first_error_step], step))
                 retries += 1
             elif i + 1 < len(right_steps) and rng.random() < settings.retry_rate:
                 lines.append(retried(right_steps[rng.randrange(i + 1, len(right_steps))], step))
@@ -53,7 +53,7 @@ def build(mistakes: Sequence[Mistake], settings: RecipeSettings) -> RecipeOutput
                 prompt=mistake.question,
                 completion="\n".join([*lines, answer]),
                 retries=retries,
-                error_step=mistake.error_step,
+                first_error_step=mistake.first_error_step,
                 **mistake_lineage(mistake),
             ),
         )

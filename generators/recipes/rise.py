@@ -35,7 +35,14 @@ def build(mistakes: Sequence[Mistake], settings: RecipeSettings) -> RecipeOutput
                     **lineage,
                 ),
             )
-        if len(mistake.wrong_steps) != len(mistake.original_steps):
+        edit = mistake.edit
+        if edit is None:
+            # A found mistake has no known correct version of its wrong step to pair with.
+            out.exclude(
+                "rise_step_pairs", "no_edit", f"{mistake.origin} mistake has no edit", mistake
+            )
+            continue
+        if len(mistake.wrong_steps) != len(mistake.reference_steps):
             # A skipped step leaves no single correct step to set against the wrong one.
             out.exclude(
                 "rise_step_pairs",
@@ -44,21 +51,22 @@ def build(mistakes: Sequence[Mistake], settings: RecipeSettings) -> RecipeOutput
                 mistake,
             )
             continue
-        prefix = mistake.wrong_steps[: mistake.error_step]
+        step = mistake.first_error_step
+        prefix = mistake.wrong_steps[:step]
         out.add(
             "rise_step_pairs",
             RiseStepPairs(
                 prompt=mistake.question,
                 initial_reason_steps="".join(f"{step}\n" for step in prefix),
-                chosen=mistake.original_step,
-                rejected=mistake.wrong_step,
+                chosen=edit.original_step,
+                rejected=mistake.wrong_steps[step],
                 answer=mistake.reference_answer,
                 dataset=mistake.source,
-                step_index=mistake.error_step,
-                chosen_edit_start=mistake.edit_start,
-                chosen_edit_end=mistake.edit_end,
-                rejected_edit_start=mistake.wrong_edit_start,
-                rejected_edit_end=mistake.wrong_edit_end,
+                first_error_step=step,
+                chosen_edit_start=edit.original_start,
+                chosen_edit_end=edit.original_end,
+                rejected_edit_start=edit.wrong_start,
+                rejected_edit_end=edit.wrong_end,
                 **lineage,
             ),
         )

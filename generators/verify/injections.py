@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import functools
 
-from errata.generators.mistakes.inject import Injection
+from errata.generators.mistakes.inject import RULES, Injection
 from errata.generators.verify.answers import verify_answer
 from errata.generators.verify.steps import check_steps
 
@@ -15,7 +15,7 @@ def injection_problem(
     """None if the injection is a valid single-step subtle error, else (reason, message)."""
     aligned = [s for i, s in enumerate(original_steps) if i != injection.removed_step]
     wrong = injection.wrong_steps
-    error = injection.error_step
+    error = injection.first_error_step
     if wrong[:error] != aligned[:error]:
         return "prefix_changed", "a step before the error step differs from the original"
     if error >= len(wrong) or wrong[error] == aligned[error]:
@@ -28,9 +28,10 @@ def injection_problem(
     if later:
         return "later_step_inconsistent", f"step {later[0].index}: {later[0].detail}"
     error_verdict = verdicts[error].verdict
-    if injection.error_type == "calculation" and error_verdict != "wrong":
+    sees_slip = RULES[injection.error_type].checker_sees_slip
+    if sees_slip and error_verdict != "wrong":
         return "slip_not_detected", f"the step checker does not see the slip in step {error}"
-    if injection.error_type != "calculation" and error_verdict == "wrong":
+    if not sees_slip and error_verdict == "wrong":
         return "error_step_arithmetic", verdicts[error].detail
     return None
 
