@@ -1,0 +1,51 @@
+"""The project installs as one import package, `errata`, with every subpackage in it."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import tomllib
+import zipfile
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import REPO
+
+SOURCE_FOLDERS = ("flows", "generators", "schemas", "store")
+
+
+def _declared_packages() -> set[str]:
+    pyproject = tomllib.loads((REPO / "pyproject.toml").read_text(encoding="utf-8"))
+    return set(pyproject["tool"]["setuptools"]["packages"])
+
+
+def test_every_source_folder_is_a_declared_subpackage_of_errata() -> None:
+    found = {"errata"}
+    for folder in SOURCE_FOLDERS:
+        for init in (REPO / folder).rglob("__init__.py"):
+            parts = init.parent.relative_to(REPO).parts
+            found.add(".".join(("errata", *parts)))
+    assert found == _declared_packages()
+
+
+@pytest.mark.slow
+def test_the_wheel_holds_only_the_errata_import_package(tmp_path: Path) -> None:
+    build = subprocess.run(
+        [sys.executable, "-m", "pip", "wheel", "--no-deps", "--no-build-isolation", "-q"]
+        + ["-w", str(tmp_path), str(REPO)],
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert build.returncode == 0, build.stderr
+    (wheel,) = tmp_path.glob("errata-*.whl")
+    names = zipfile.ZipFile(wheel).namelist()
+    top_level = {name.split("/")[0] for name in names}
+    dist_info = {t for t in top_level if t.endswith(".dist-info")}
+    assert top_level - dist_info == {"errata"}
+    assert "errata/flows/cli.py" in names and "errata/schemas/records.py" in names
+    packages = {
+        ".".join(Path(name).parent.parts) for name in names if name.endswith("/__init__.py")
+    }
+    assert packages == _declared_packages()
