@@ -86,7 +86,8 @@ class BatchContext:
 
 
 def sum_stage_counts(counts: list[StageCount], order: tuple[str, ...] = ()) -> list[StageCount]:
-    """Add up the books of many batches, stage by stage (stages in `order` first)."""
+    """Add up the books of many batches, stage by stage: stages in `order` first, the rest in
+    the order they first appear."""
     totals: dict[str, StageBooks] = {}
     for count in counts:
         books = totals.setdefault(count.stage, StageBooks(count.stage))
@@ -100,5 +101,5 @@ def sum_stage_counts(counts: list[StageCount], order: tuple[str, ...] = ()) -> l
         if missing:
             books.rejected["unknown"] += missing
     rank = {stage: i for i, stage in enumerate(order)}
-    ordered = sorted(totals.values(), key=lambda b: (rank.get(b.stage, len(rank)), b.stage))
+    ordered = sorted(totals.values(), key=lambda b: rank.get(b.stage, len(rank)))
     return [books.to_count() for books in ordered]

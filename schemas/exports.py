@@ -185,7 +185,7 @@ class CardFacts:
     mistakes_per_source: dict[str, int]
     mistakes_per_error_type: dict[str, int]
     mistakes_per_origin: dict[str, int]
-    stage_counts: dict[str, tuple[int, int]]  # pipeline stage -> (in, out), over all runs
+    stage_counts: dict[str, tuple[int, int]]  # stage -> (in, out) over the exported runs
     excluded: dict[tuple[str, str, str], int]  # (config, step, reason) -> rows left out
     options: dict[str, object]
     decontamination: dict[str, object] = field(default_factory=dict)

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from pathlib import Path
 
 from huggingface_hub import DatasetCard, DatasetCardData
 
@@ -232,10 +231,7 @@ Export options: {options}.
 """
 
 
-def write_card(out: Path, facts: CardFacts) -> Path:
-    """Render and save README.md in the export folder."""
+def render_card(facts: CardFacts) -> str:
+    """The dataset card (README.md) as huggingface_hub renders it: YAML metadata, then body."""
     content = f"---\n{card_data(facts).to_yaml()}\n---\n\n{card_body(facts)}"
-    card = DatasetCard(content)
-    path = Path(out) / "README.md"
-    card.save(path)
-    return path
+    return str(DatasetCard(content))

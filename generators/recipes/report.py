@@ -10,21 +10,22 @@ from typing import Any
 
 from errata.generators.recipes.assemble import Assembled, ExportOptions
 from errata.generators.recipes.select import Contamination
+from errata.generators.stages import sum_stage_counts
 from errata.schemas.exports import EXPORT_CONFIGS, CardFacts, ConfigFacts
-from errata.schemas.records import Problem, Run
+from errata.schemas.records import BatchBooks, Problem
 
 TITLE = "errata mistake-correction data"
 
 
-def stage_totals(runs: Sequence[Run]) -> dict[str, tuple[int, int]]:
-    """(in, out) per pipeline stage, summed over the generation runs."""
-    totals: dict[str, list[int]] = {}
-    for run in sorted(runs, key=lambda r: r.invocation_id):
-        for count in run.counts:
-            pair = totals.setdefault(count.stage, [0, 0])
-            pair[0] += count.n_in
-            pair[1] += count.n_out
-    return {stage: (n_in, n_out) for stage, (n_in, n_out) in totals.items()}
+def stage_totals(books: Sequence[BatchBooks], run_ids: set[str]) -> dict[str, tuple[int, int]]:
+    """(in, out) per stage over the batches of the runs that made the exported mistakes.
+
+    Each batch's books are written once, with its shards, so a crash and resume, or a rerun
+    that skips every batch, counts nothing twice (the `runs` table has a row per invocation).
+    """
+    unique = {(b.run_id, b.batch): b for b in books if b.run_id in run_ids}
+    totals = sum_stage_counts([c for key in sorted(unique) for c in unique[key].counts])
+    return {count.stage: (count.n_in, count.n_out) for count in totals}
 
 
 def decontamination_facts(
@@ -47,7 +48,7 @@ def card_facts(
     assembled: Assembled,
     options: ExportOptions,
     problems: Sequence[Problem],
-    runs: Sequence[Run],
+    books: Sequence[BatchBooks],
     files: dict[str, dict[str, list[str]]],
     decontamination: dict[str, Any],
     errata_version: str,
@@ -79,7 +80,7 @@ def card_facts(
         mistakes_per_source=dict(Counter(m.source for m in used)),
         mistakes_per_error_type=dict(Counter(m.error_type for m in used)),
         mistakes_per_origin=dict(Counter(m.origin for m in used)),
-        stage_counts=stage_totals([r for r in runs if r.flow == "generate"]),
+        stage_counts=stage_totals(books, {m.run_id for m in used}),
         excluded=dict(assembled.excluded_counts()),
         options={k: v for k, v in asdict(options).items() if v is not None},
         decontamination=decontamination,
