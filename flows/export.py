@@ -1,86 +1,74 @@
 """The `export` flow: shards in, a Hub-ready folder of training sets out.
 
-Thin orchestration: read the store, assemble the rows of each recipe's configs, write the
-folder (Parquet per config and split, exclusion log, manifest, dataset card) and swap it in.
+Thin orchestration of three steps: read the store, assemble the rows of each recipe's
+configs, write the folder (Parquet per config and split, exclusion log, dataset card,
+manifest). Under Prefect each step is a task of the `export` flow; with no Prefect API
+configured the same steps run directly (see flows/tracking.py).
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any, get_args
 
-from prefect import flow, task
-from prefect.artifacts import create_markdown_artifact
-from prefect.cache_policies import NO_CACHE
-from prefect.utilities.annotations import quote
-
-from errata.flows.generate import errata_version
 from errata.generators.recipes.assemble import Assembled, ExportOptions, assemble
 from errata.generators.recipes.report import card_facts, decontamination_facts
 from errata.generators.recipes.select import DEFAULT_NGRAM, Contamination
 from errata.schemas.exports import RECIPES
-from errata.schemas.records import ERROR_TYPES, Mistake, Origin, Problem, Run
-from errata.store.card import write_card
-from errata.store.export import (
-    DEFAULT_EXPORT,
-    publish,
-    staging_dir,
-    write_config,
-    write_exclusions,
-    write_manifest,
-)
-from errata.store.shards import read_records
+from errata.schemas.records import ERROR_TYPES, BatchBooks, Mistake, Origin, Problem
+from errata.store.card import render_card
+from errata.store.export import DEFAULT_EXPORT, write_export
+from errata.store.shards import check_schema_version, read_records
 
 
-@task(cache_policy=NO_CACHE)
-def read_store(shards: str) -> tuple[list[Mistake], list[Problem], list[Run]]:
+def read_store(shards: str) -> tuple[list[Mistake], list[Problem], list[BatchBooks]]:
     root = Path(shards)
     return (
         read_records(root, "mistakes"),
         read_records(root, "problems"),
-        read_records(root, "runs"),
+        read_records(root, "batches"),
     )
 
 
-@task(cache_policy=NO_CACHE)
 def assemble_rows(
     mistakes: list[Mistake], options: ExportOptions, contamination: Contamination | None
 ) -> Assembled:
     return assemble(mistakes, options, contamination)
 
 
-@task(cache_policy=NO_CACHE)
 def write_folder(
     out: str,
     assembled: Assembled,
     options: ExportOptions,
     problems: list[Problem],
-    runs: list[Run],
+    books: list[BatchBooks],
     decontamination: dict[str, Any],
 ) -> dict[str, dict[str, list[str]]]:
-    staging = staging_dir(Path(out))
-    files = {
-        config: write_config(staging, config, assembled.rows[config])
-        for config in options.configs()
-    }
-    files = {config: splits for config, splits in files.items() if splits}
-    write_exclusions(staging, assembled.excluded)
+    from errata.flows.generate import errata_version
+
     version = errata_version()
-    facts = card_facts(assembled, options, problems, runs, files, decontamination, version)
-    write_card(staging, facts)
-    write_manifest(
-        staging,
-        {
-            "recipes": list(options.recipes),
-            "options": facts.options,
-            "decontamination": decontamination,
-            "files": files,
-            "rows": {c: assembled.counts(c) for c in files},
-        },
-    )
-    publish(staging, Path(out))
+
+    def card(files: dict[str, dict[str, list[str]]]) -> str:
+        facts = card_facts(assembled, options, problems, books, files, decontamination, version)
+        return render_card(facts)
+
+    manifest = {
+        "recipes": list(options.recipes),
+        "options": {k: v for k, v in vars(options).items() if v is not None},
+        "decontamination": decontamination,
+        "rows": {c: assembled.counts(c) for c in options.configs()},
+    }
+    rows = {config: assembled.rows[config] for config in options.configs()}
+    files = write_export(Path(out), rows, assembled.excluded, card, manifest)
     return files
+
+
+PLAIN_STEPS: dict[str, Callable[..., Any]] = {
+    "read_store": read_store,
+    "assemble_rows": assemble_rows,
+    "write_folder": write_folder,
+}
 
 
 def check_choices(what: str, chosen: list[str] | None, allowed: Sequence[str]) -> None:
@@ -95,8 +83,7 @@ def load_contamination(paths: list[str], ngram: int) -> Contamination | None:
     return Contamination.from_files([Path(p) for p in paths], n=ngram)
 
 
-@flow(name="export", log_prints=True)
-def export_flow(
+def export(
     recipes: list[str],
     shards: str = "data/shards",
     out: str = str(DEFAULT_EXPORT),
@@ -108,13 +95,19 @@ def export_flow(
     decontaminate: list[str] | None = None,
     ngram: int = DEFAULT_NGRAM,
     retry_rate: float = 0.1,
+    steps: dict[str, Callable[..., Any]] | None = None,
 ) -> dict[str, Any]:
-    """Build the training sets of the chosen recipes from the shards into a Hub-ready folder."""
+    """Build the training sets of the chosen recipes from the shards into a Hub-ready folder.
+
+    `steps` maps each name in STEPS to the function that runs it (Prefect tasks in the flow).
+    """
+    step = {**PLAIN_STEPS, **(steps or {})}
     check_choices("recipe", recipes, RECIPES)
     check_choices("error type", error_types, ERROR_TYPES)
     check_choices("origin", origins, get_args(Origin))
     if not Path(shards).is_dir():
         raise FileNotFoundError(f"no shards at {shards}: run `errata run` first")
+    check_schema_version(shards)
     options = ExportOptions(
         recipes=tuple(recipes),
         seed=seed,
@@ -125,31 +118,29 @@ def export_flow(
         retry_rate=retry_rate,
     )
     contamination = load_contamination(decontaminate or [], ngram)
-    mistakes, problems, runs = read_store(shards)
+    mistakes, problems, books = step["read_store"](shards)
     if not mistakes:
         raise ValueError(f"no mistake records under {shards}: run `errata run` first")
-    assembled = assemble_rows(quote(mistakes), options, contamination)
+    assembled = step["assemble_rows"](mistakes, options, contamination)
     if not any(rows for splits in assembled.rows.values() for rows in splits.values()):
         raise ValueError(
             f"no rows left for {', '.join(recipes)} after the filters "
             f"(error types {error_types or 'all'}, origins {origins or 'all'})"
         )
     decon = decontamination_facts(assembled, contamination, decontaminate or [])
-    files = write_folder(out, quote(assembled), options, quote(problems), quote(runs), decon)
-    summary = {
+    files = step["write_folder"](out, assembled, options, problems, books, decon)
+    return {
         "out": str(Path(out)),
         "configs": {c: assembled.counts(c) for c in files},
         "excluded": {
-            f"{config}/{step}/{reason}": n
-            for (config, step, reason), n in sorted(assembled.excluded_counts().items())
+            f"{config}/{step_name}/{reason}": n
+            for (config, step_name, reason), n in sorted(assembled.excluded_counts().items())
         },
         "decontamination": decon,
     }
-    _report(summary)
-    return summary
 
 
-def _report(summary: dict[str, Any]) -> None:
+def report_markdown(summary: dict[str, Any]) -> str:
     lines = [
         f"# errata export to `{summary['out']}`",
         "",
@@ -160,8 +151,18 @@ def _report(summary: dict[str, Any]) -> None:
             for config, rows in summary["configs"].items()
         ),
     ]
-    create_markdown_artifact("\n".join(lines), key="errata-export-summary")
+    return "\n".join(lines)
 
 
-def run_export(**parameters: Any) -> dict[str, Any]:
-    return export_flow(**parameters)
+def run_export(prefect: bool | None = None, **parameters: Any) -> dict[str, Any]:
+    """Export under Prefect when an API is configured (or `prefect` forces it), else directly."""
+    from errata.flows.tracking import tracking_note, use_prefect
+
+    tracked = use_prefect(prefect)
+    if tracked:
+        from errata.flows.export_flow import export_flow
+
+        summary = export_flow(**parameters)
+    else:
+        summary = export(**parameters)
+    return {**summary, "tracking": tracking_note(tracked)}

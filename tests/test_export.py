@@ -235,11 +235,19 @@ def test_retry_rows_carry_the_injected_step_before_back(export_dir: Path, shards
         assert row["completion"].count("[BACK]") == row["retries"] >= 1
 
 
-def test_rerun_gives_byte_identical_files(export_dir: Path, shards: Path, tmp_path: Path):
+def test_rerun_under_prefect_gives_byte_identical_files(
+    export_dir: Path, shards: Path, tmp_path: Path
+):
+    # The fixture's export ran without a Prefect API; this one runs as the Prefect flow.
     again = tmp_path / "again"
-    run_export(
-        recipes=ALL_RECIPES, shards=str(shards), out=str(again), decontaminate=[str(GSM8K_TEST)]
+    summary = run_export(
+        prefect=True,
+        recipes=ALL_RECIPES,
+        shards=str(shards),
+        out=str(again),
+        decontaminate=[str(GSM8K_TEST)],
     )
+    assert summary["tracking"].startswith("tracked by")
 
     def digests(root: Path) -> dict[str, str]:
         return {
@@ -285,12 +293,13 @@ def test_export_errors_name_the_fix(shards: Path, tmp_path: Path):
     assert result.exit_code == 2 and "no rows left" in result.output
     foreign = tmp_path / "mine"
     foreign.mkdir()
-    (foreign / "notes.txt").write_text("keep me")
+    (foreign / "README.md").write_text("my own card")
     result = runner.invoke(
         app, ["export", "--recipe", "kto", "--shards", str(shards), "--out", str(foreign)]
     )
-    assert result.exit_code == 2 and "not an errata export" in result.output
-    assert (foreign / "notes.txt").read_text() == "keep me"
+    assert result.exit_code == 2 and "errata did not write" in result.output
+    assert (foreign / "README.md").read_text() == "my own card"
+    assert sorted(p.name for p in foreign.iterdir()) == ["README.md"]
     missing = tmp_path / "nothing.jsonl"
     result = runner.invoke(
         app,
