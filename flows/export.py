@@ -15,6 +15,7 @@ from typing import Any, get_args
 from errata.generators.recipes.assemble import Assembled, ExportOptions, assemble
 from errata.generators.recipes.report import card_facts, decontamination_facts
 from errata.generators.recipes.select import DEFAULT_NGRAM, Contamination
+from errata.generators.rendering import ANSWER_FORMATS
 from errata.schemas.exports import RECIPES
 from errata.schemas.records import ERROR_TYPES, BatchBooks, Mistake, Origin, Problem
 from errata.store.card import render_card
@@ -95,6 +96,8 @@ def export(
     decontaminate: list[str] | None = None,
     ngram: int = DEFAULT_NGRAM,
     retry_rate: float = 0.1,
+    keep_annotations: bool = False,
+    answer_format: str | None = None,
     steps: dict[str, Callable[..., Any]] | None = None,
 ) -> dict[str, Any]:
     """Build the training sets of the chosen recipes from the shards into a Hub-ready folder.
@@ -105,6 +108,7 @@ def export(
     check_choices("recipe", recipes, RECIPES)
     check_choices("error type", error_types, ERROR_TYPES)
     check_choices("origin", origins, get_args(Origin))
+    check_choices("answer format", [answer_format] if answer_format else [], ANSWER_FORMATS)
     if not Path(shards).is_dir():
         raise FileNotFoundError(f"no shards at {shards}: run `errata run` first")
     check_schema_version(shards)
@@ -116,6 +120,8 @@ def export(
         error_types=tuple(error_types) if error_types else None,
         origins=tuple(origins) if origins else None,
         retry_rate=retry_rate,
+        keep_annotations=keep_annotations,
+        answer_format=answer_format,
     )
     contamination = load_contamination(decontaminate or [], ngram)
     mistakes, problems, books = step["read_store"](shards)

@@ -42,6 +42,8 @@ def export_flow(
     decontaminate: list[str] | None = None,
     ngram: int = DEFAULT_NGRAM,
     retry_rate: float = 0.1,
+    keep_annotations: bool = False,
+    answer_format: str | None = None,
 ) -> dict[str, Any]:
     """Build the training sets of the chosen recipes from the shards into a Hub-ready folder."""
     summary = steps.export(
@@ -56,6 +58,8 @@ def export_flow(
         decontaminate=decontaminate,
         ngram=ngram,
         retry_rate=retry_rate,
+        keep_annotations=keep_annotations,
+        answer_format=answer_format,
         steps=TASKS,
     )
     create_markdown_artifact(steps.report_markdown(summary), key="errata-export-summary")

@@ -171,7 +171,7 @@ def tokenize_expression(expr: str) -> list[Token]:
     return tokens
 
 
-def _find_mirror(step: str, before: int, after: int, operands: list[Fraction]) -> tuple[int, int]:
+def find_mirror(step: str, before: int, after: int, operands: list[Fraction]) -> tuple[int, int]:
     """Span of the visible expression written just before an annotation, or (-1, -1)."""
     head = step[after:before]
     head = head[: _MIRROR_TAIL_RE.search(head).start()]
@@ -190,7 +190,7 @@ def _find_mirror(step: str, before: int, after: int, operands: list[Fraction]) -
     return after + first, after + len(head.rstrip())
 
 
-def _find_loose_mirror(
+def find_loose_mirror(
     step: str, before: int, after: int, tokens: list[Token]
 ) -> tuple[tuple[tuple[int, int], ...], tuple[tuple[int, int], ...]] | None:
     """Spans of operands and operators written with words between them, or None."""
@@ -261,10 +261,10 @@ def _node(
     loose = None
     if mirror is None and annotation is not None:
         operand_values = [t.value for t in tokens if t.is_number]
-        found = _find_mirror(step, annotation[0], mirror_from, operand_values)
+        found = find_mirror(step, annotation[0], mirror_from, operand_values)
         mirror = found if found[0] >= 0 else None
         if mirror is None:
-            loose = _find_loose_mirror(step, annotation[0], mirror_from, tokens)
+            loose = find_loose_mirror(step, annotation[0], mirror_from, tokens)
     return Node(
         index=len(earlier),
         step=step_index,
@@ -345,6 +345,11 @@ def parse_program(question: str, solution: str) -> Program:
         quantities=quantities,
         consumers=consumers,
     )
+
+
+def spaced_expression(expression: str) -> str:
+    """`5*4-2` as a person writes it: `5 * 4 - 2`."""
+    return re.sub(r"(?<=[\d)])([-+*/])", r" \1 ", expression).replace("  ", " ")
 
 
 def render_answer(answer: str) -> str:

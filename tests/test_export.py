@@ -19,6 +19,7 @@ from errata.flows.cli import app
 from errata.flows.export import run_export
 from errata.flows.generate import run_generate
 from errata.generators.recipes.select import Contamination
+from errata.generators.rendering import strip_annotations
 from errata.generators.verify.answers import extract_answer, verify_answer
 from errata.store import catalog
 from errata.store.export import export_files, read_manifest
@@ -183,6 +184,14 @@ def test_no_decontamination_question_reaches_train(export_dir: Path, shards: Pat
     assert any(sources[r["problem_id"]] == "gsm8k" for r in _rows(export_dir, "prm", "test"))
 
 
+def test_no_exported_row_carries_calculator_markup(export_dir: Path):
+    for config, splits in export_files(export_dir).items():
+        for files in splits.values():
+            for path in files:
+                text = json.dumps(pq.read_table(path).to_pylist(), ensure_ascii=False)
+                assert "<<" not in text and ">>" not in text, config
+
+
 def test_rise_step_pairs_differ_only_inside_the_edit_span(export_dir: Path):
     rows = _rows(export_dir, "rise_step_pairs")
     assert rows
@@ -230,7 +239,7 @@ def test_retry_rows_carry_the_injected_step_before_back(export_dir: Path, shards
     mistakes = _mistakes(shards)
     for row in _rows(export_dir, "retry"):
         mistake = mistakes[row["mistake_id"]]
-        wrong_step = mistake["wrong_steps"][mistake["first_error_step"]]
+        wrong_step = strip_annotations(mistake["wrong_steps"][mistake["first_error_step"]])
         assert f"{wrong_step} [BACK] " in row["completion"]
         assert row["completion"].count("[BACK]") == row["retries"] >= 1
 

@@ -31,9 +31,9 @@ def test_every_source_folder_is_a_declared_subpackage_of_errata() -> None:
 
 @pytest.mark.slow
 def test_the_wheel_holds_only_the_errata_import_package(tmp_path: Path) -> None:
+    pip_wheel = [sys.executable, "-m", "pip", "wheel", "--no-deps", "--no-build-isolation"]
     build = subprocess.run(
-        [sys.executable, "-m", "pip", "wheel", "--no-deps", "--no-build-isolation", "-q"]
-        + ["-w", str(tmp_path), str(REPO)],
+        [*pip_wheel, "-q", "-w", str(tmp_path), str(REPO)],
         capture_output=True,
         text=True,
         timeout=300,

@@ -12,6 +12,7 @@ from errata.generators.recipes import BUILDERS
 from errata.generators.recipes.assemble import ExportOptions, assemble
 from errata.generators.recipes.common import RecipeSettings
 from errata.generators.recipes.select import Contamination
+from errata.generators.rendering import strip_annotations
 from errata.generators.sources.synthetic import generate
 from errata.schemas.arrow import arrow_schema
 from errata.schemas.exports import EXPORT_CONFIGS, RECIPES, configs_of
@@ -64,7 +65,7 @@ def test_each_mistake_yields_rows_or_a_recorded_exclusion(mistakes: list[Mistake
 
 
 def _wrong_step(mistake: Mistake) -> str:
-    return mistake.wrong_steps[mistake.first_error_step]
+    return strip_annotations(mistake.wrong_steps[mistake.first_error_step])
 
 
 def test_kto_and_prm_pair_each_wrong_solution_with_the_correct_one(mistakes: list[Mistake]):

@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 
+from errata.generators.rendering import RenderOptions
 from errata.schemas.records import Mistake, Problem, Reject, StageCount
 
 
@@ -38,13 +39,16 @@ class BatchResult:
 @dataclass(frozen=True)
 class Domain:
     """A domain's plug-in surface: its name, the error types it has rules for, the stages
-    over a batch, how a solution's final answer is written, and its prompts."""
+    over a batch, how a solution's final answer is written in the store and rendered for
+    training, and its prompts."""
 
     name: str
     error_types: tuple[str, ...]
     stages: tuple[str, ...]
     run_batch: Callable[[Sequence[Problem], StageConfig, str], BatchResult]
     render_answer: Callable[[str], str]
+    render_text: Callable[[str, RenderOptions], str]
+    answer_instruction: Callable[[RenderOptions], str]
     prompts: Mapping[str, str]
 
     def render_solution(self, steps: Sequence[str], answer: str) -> str:

@@ -24,6 +24,7 @@ from errata.generators.mistakes.inject import (
     inject,
 )
 from errata.generators.mistakes.reflections import pick_reflection
+from errata.generators.rendering import answer_instruction, render_text
 from errata.generators.solutions import (
     Program,
     SolutionParseError,
@@ -31,6 +32,7 @@ from errata.generators.solutions import (
     render_answer,
     split_steps,
 )
+from errata.generators.spans import edit_span
 from errata.generators.stages import BatchContext
 from errata.generators.verify.injections import correction_problem, injection_problem
 from errata.schemas.ids import content_hash, item_seed
@@ -40,8 +42,7 @@ PRODUCER = "errata-rules/1"
 STAGES = ("parse", "inject", "verify_injection", "correct")
 PROMPTS = {
     "solve": (
-        "Solve the math problem step by step. If you notice a mistake, say so and correct "
-        "it. End with the final answer after '####'."
+        "Solve the math problem step by step. If you notice a mistake, say so and correct it."
     ),
     "find_mistake": (
         "Below is a math question and a solution that contains a mistake. Find the first "
@@ -205,7 +206,7 @@ def _draft_of(candidate: Candidate) -> Draft:
     aligned = [s for i, s in enumerate(original) if i != injection.removed_step]
     original_step = aligned[injection.first_error_step]
     wrong_step = injection.wrong_steps[injection.first_error_step]
-    start, original_end, wrong_end = _edit_span(original_step, wrong_step)
+    start, original_end, wrong_end = edit_span(original_step, wrong_step)
     return Draft(
         problem=candidate.problem,
         item_id=candidate.item_id,
@@ -284,20 +285,6 @@ def _mistake(draft: Draft, corrections: list[Correction], run_id: str) -> Mistak
     )
 
 
-def _edit_span(before: str, after: str) -> tuple[int, int, int]:
-    """(start, end in before, end in after) of the smallest span that differs."""
-    start = 0
-    while start < min(len(before), len(after)) and before[start] == after[start]:
-        start += 1
-    tail = 0
-    while (
-        tail < min(len(before), len(after)) - start
-        and before[len(before) - 1 - tail] == after[len(after) - 1 - tail]
-    ):
-        tail += 1
-    return start, len(before) - tail, len(after) - tail
-
-
 def _injection_payload(candidate: Candidate) -> dict[str, Any]:
     injection = candidate.injection
     return {
@@ -327,5 +314,7 @@ DOMAIN = Domain(
     stages=STAGES,
     run_batch=run_batch,
     render_answer=render_answer,
+    render_text=render_text,
+    answer_instruction=answer_instruction,
     prompts=PROMPTS,
 )

@@ -13,7 +13,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field, replace
 from fractions import Fraction
 
-from errata.generators.solutions import Node, Program, Token
+from errata.generators.solutions import Node, Program, Token, spaced_expression
 from errata.generators.verify.arithmetic import (
     NUMBER_RE,
     ArithmeticError_,
@@ -192,7 +192,7 @@ def _missing_step(program: Program, rng: random.Random) -> Iterator[Edit]:
             tokens,
             removed_step=skipped.step,
             facts={
-                "skipped_expression": _spaced(skipped.expression),
+                "skipped_expression": spaced_expression(skipped.expression),
                 "skipped_value": format_number(skipped.value),
                 "carried": carried.text,
                 "skipped_node": str(skipped.index),
@@ -381,8 +381,8 @@ def _apply(program: Program, error_type: str, edit: Edit) -> Injection:
         removed_step=edit.removed_step,
         wrong_steps=steps,
         wrong_answer=format_number(wrong_answer, 2),
-        original_expression=_spaced(node.expression),
-        wrong_expression=_spaced("".join(t.text for t in new_tokens[edit.node])),
+        original_expression=spaced_expression(node.expression),
+        wrong_expression=spaced_expression("".join(t.text for t in new_tokens[edit.node])),
         original_value=node.value,
         wrong_value=new_values[edit.node],
         facts=edit.facts,
@@ -545,10 +545,6 @@ def _meaning(tokens: tuple[Token, ...]) -> list:
 
 def _plain(value: Fraction) -> str:
     return format_number(value, 6)
-
-
-def _spaced(expression: str) -> str:
-    return re.sub(r"(?<=[\d)])([-+*/])", r" \1 ", expression).replace("  ", " ")
 
 
 def _with(tokens: tuple[Token, ...], index: int, token: Token) -> tuple[Token, ...]:

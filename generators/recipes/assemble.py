@@ -16,6 +16,7 @@ from typing import Any
 
 from errata.generators.recipes import BUILDERS
 from errata.generators.recipes.common import RecipeSettings
+from errata.generators.rendering import RenderOptions
 from errata.generators.recipes.select import (
     Contamination,
     Excluded,
@@ -39,6 +40,8 @@ class ExportOptions:
     error_types: tuple[str, ...] | None = None
     origins: tuple[str, ...] | None = None
     retry_rate: float = 0.1
+    keep_annotations: bool = False
+    answer_format: str | None = None  # None: each source's own format
 
     def configs(self) -> list[str]:
         return [config for recipe in self.recipes for config in configs_of(recipe)]
@@ -127,7 +130,8 @@ def _assemble(
     result = Assembled(excluded=excluded, mistakes_used=kept)
     questions = {m.problem_id: m.question for m in kept}
     split_of = {p: assign_split(p, options.seed, options.test_fraction) for p in questions}
-    settings = RecipeSettings(seed=options.seed, retry_rate=options.retry_rate)
+    render = RenderOptions(options.keep_annotations, options.answer_format)
+    settings = RecipeSettings(seed=options.seed, retry_rate=options.retry_rate, render=render)
     for recipe in options.recipes:
         built = BUILDERS[recipe](kept, settings)
         result.excluded.extend(built.excluded)

@@ -7,6 +7,7 @@ from typing import Any
 
 from errata.generators.domains import DOMAINS, Domain
 from errata.generators.recipes.select import Excluded
+from errata.generators.rendering import RenderOptions
 from errata.schemas.exports import ExportRow, Message
 from errata.schemas.records import Correction, Mistake
 
@@ -15,6 +16,7 @@ from errata.schemas.records import Correction, Mistake
 class RecipeSettings:
     seed: int = 0
     retry_rate: float = 0.1  # chance that a correct step also gets a cheap retry
+    render: RenderOptions = field(default_factory=RenderOptions)
 
 
 @dataclass
@@ -69,18 +71,24 @@ def correction(mistake: Mistake, kind: str) -> Correction | None:
     return None
 
 
-def correct_solution(mistake: Mistake) -> str | None:
-    """The verified-correct full solution: the fresh & restart continuation."""
-    restart = correction(mistake, "fresh_restart")
-    return restart.continuation if restart else None
-
-
 def domain_of(mistake: Mistake) -> Domain:
     return DOMAINS[mistake.domain]
 
 
-def wrong_solution(mistake: Mistake) -> str:
-    return domain_of(mistake).render_solution(mistake.wrong_steps, mistake.wrong_answer)
+def rendered(mistake: Mistake, text: str, settings: RecipeSettings) -> str:
+    """Stored solution text as a training row carries it (see generators/rendering.py)."""
+    return domain_of(mistake).render_text(text, settings.render)
+
+
+def correct_solution(mistake: Mistake, settings: RecipeSettings) -> str | None:
+    """The verified-correct full solution: the fresh & restart continuation."""
+    restart = correction(mistake, "fresh_restart")
+    return rendered(mistake, restart.continuation, settings) if restart else None
+
+
+def wrong_solution(mistake: Mistake, settings: RecipeSettings) -> str:
+    text = domain_of(mistake).render_solution(mistake.wrong_steps, mistake.wrong_answer)
+    return rendered(mistake, text, settings)
 
 
 def user(content: str) -> Message:

@@ -26,13 +26,13 @@ TEMPERATURE = 0.4  # the final attempt is weighted exp(reward / temperature)
 def build(mistakes: Sequence[Mistake], settings: RecipeSettings) -> RecipeOutput:
     out = RecipeOutput()
     for mistake in mistakes:
-        retry = correct_solution(mistake)
+        retry = correct_solution(mistake, settings)
         if retry is None:
             out.exclude("introspect", "no_verified_correction", "", mistake)
             continue
         messages = [
             user(mistake.question),
-            assistant(wrong_solution(mistake)),
+            assistant(wrong_solution(mistake, settings)),
             user(FEEDBACK_INCORRECT),
             assistant(retry),
         ]

@@ -23,12 +23,12 @@ def build(mistakes: Sequence[Mistake], settings: RecipeSettings) -> RecipeOutput
             "kto",
             Kto(
                 prompt=mistake.question,
-                completion=wrong_solution(mistake),
+                completion=wrong_solution(mistake, settings),
                 label=False,
                 **mistake_lineage(mistake),
             ),
         )
-        solution = correct_solution(mistake)
+        solution = correct_solution(mistake, settings)
         if solution is not None:
             # Shared by every mistake of the problem; the export's dedupe keeps one copy.
             out.add(

@@ -11,6 +11,7 @@ from errata.generators.recipes.common import (
     correction,
     domain_of,
     mistake_lineage,
+    rendered,
     user,
 )
 from errata.schemas.exports import LemaCompletion, LemaMessages
@@ -21,9 +22,10 @@ def numbered(steps: Sequence[str], first: int = 1) -> list[str]:
     return [f"Step {first + i}: {step}" for i, step in enumerate(steps)]
 
 
-def prompt_text(mistake: Mistake) -> str:
+def prompt_text(mistake: Mistake, settings: RecipeSettings) -> str:
     domain = domain_of(mistake)
-    solution = domain.render_solution(numbered(mistake.wrong_steps), mistake.wrong_answer)
+    numbered_solution = domain.render_solution(numbered(mistake.wrong_steps), mistake.wrong_answer)
+    solution = rendered(mistake, numbered_solution, settings)
     instruction = domain.prompts["find_mistake"]
     return f"{instruction}\n\nQuestion: {mistake.question}\n\nSolution:\n{solution}\n"
 
@@ -49,8 +51,8 @@ def build(mistakes: Sequence[Mistake], settings: RecipeSettings) -> RecipeOutput
             for config in ("lema_completion", "lema_messages"):
                 out.exclude(config, "no_verified_correction", "no verified fix_continue", mistake)
             continue
-        prompt = prompt_text(mistake)
-        completion = completion_text(mistake, fixed.continuation)
+        prompt = prompt_text(mistake, settings)
+        completion = completion_text(mistake, rendered(mistake, fixed.continuation, settings))
         common = {**mistake_lineage(mistake), "first_error_step": mistake.first_error_step}
         out.add("lema_completion", LemaCompletion(prompt=prompt, completion=completion, **common))
         out.add(

@@ -11,12 +11,18 @@ from errata.generators.recipes.common import (
     correction,
     domain_of,
     mistake_lineage,
+    rendered,
     user,
 )
 from errata.schemas.exports import LemmaAlpaca, LemmaMessages
 from errata.schemas.records import Mistake
 
 KINDS = ("fix_continue", "fresh_restart")
+
+
+def instruction(mistake: Mistake, settings: RecipeSettings) -> str:
+    domain = domain_of(mistake)
+    return f"{domain.prompts['solve']} {domain.answer_instruction(settings.render)}"
 
 
 def build(mistakes: Sequence[Mistake], settings: RecipeSettings) -> RecipeOutput:
@@ -34,14 +40,15 @@ def build(mistakes: Sequence[Mistake], settings: RecipeSettings) -> RecipeOutput
                 "reflection": fixed.reflection,
                 "first_error_step": mistake.first_error_step,
             }
-            messages = [user(mistake.question), assistant(fixed.trajectory)]
+            trajectory = rendered(mistake, fixed.trajectory, settings)
+            messages = [user(mistake.question), assistant(trajectory)]
             out.add("lemma_messages", LemmaMessages(messages=messages, **common))
             out.add(
                 "lemma_alpaca",
                 LemmaAlpaca(
-                    instruction=domain_of(mistake).prompts["solve"],
+                    instruction=instruction(mistake, settings),
                     input=mistake.question,
-                    output=fixed.trajectory,
+                    output=trajectory,
                     **common,
                 ),
             )

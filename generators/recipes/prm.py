@@ -9,6 +9,7 @@ from errata.generators.recipes.common import (
     RecipeSettings,
     correction,
     mistake_lineage,
+    rendered,
     solution_lineage,
 )
 from errata.schemas.exports import Prm
@@ -26,7 +27,7 @@ def build(mistakes: Sequence[Mistake], settings: RecipeSettings) -> RecipeOutput
             "prm",
             Prm(
                 prompt=mistake.question,
-                completions=mistake.wrong_steps,
+                completions=[rendered(mistake, s, settings) for s in mistake.wrong_steps],
                 labels=labels,
                 first_error_step=mistake.first_error_step,
                 **mistake_lineage(mistake),
@@ -39,7 +40,7 @@ def build(mistakes: Sequence[Mistake], settings: RecipeSettings) -> RecipeOutput
                 "prm",
                 Prm(
                     prompt=mistake.question,
-                    completions=mistake.reference_steps,
+                    completions=[rendered(mistake, s, settings) for s in mistake.reference_steps],
                     labels=[True] * len(mistake.reference_steps),
                     first_error_step=NO_ERROR,
                     **solution_lineage(mistake),

@@ -15,6 +15,7 @@ from errata.generators.recipes.common import (
     RecipeSettings,
     correction,
     mistake_lineage,
+    rendered,
 )
 from errata.schemas.exports import Retry
 from errata.schemas.ids import item_seed
@@ -34,13 +35,16 @@ def build(mistakes: Sequence[Mistake], settings: RecipeSettings) -> RecipeOutput
         if fixed is None:
             out.exclude("retry", "no_verified_correction", "no verified fix_continue", mistake)
             continue
-        *after, answer = fixed.continuation.split("\n")
-        right_steps = [*mistake.wrong_steps[: mistake.first_error_step], *after]
+        error = mistake.first_error_step
+        *after, answer = rendered(mistake, fixed.continuation, settings).split("\n")
+        prefix = [rendered(mistake, s, settings) for s in mistake.wrong_steps[:error]]
+        right_steps = [*prefix, *after]
+        wrong_step = rendered(mistake, mistake.wrong_steps[error], settings)
         rng = random.Random(item_seed(settings.seed, mistake.mistake_id))
         lines, retries = [], 0
         for i, step in enumerate(right_steps):
-            if i == mistake.first_error_step:
-                lines.append(retried(mistake.wrong_steps[mistake.first_error_step], step))
+            if i == error:
+                lines.append(retried(wrong_step, step))
                 retries += 1
             elif i + 1 < len(right_steps) and rng.random() < settings.retry_rate:
                 lines.append(retried(right_steps[rng.randrange(i + 1, len(right_steps))], step))

@@ -10,9 +10,11 @@ from errata.generators.recipes.common import (
     assistant,
     correct_solution,
     mistake_lineage,
+    rendered,
     user,
     wrong_solution,
 )
+from errata.generators.spans import edit_span
 from errata.schemas.exports import RiseSolutionPairs, RiseStepPairs
 from errata.schemas.records import Mistake
 
@@ -21,7 +23,7 @@ def build(mistakes: Sequence[Mistake], settings: RecipeSettings) -> RecipeOutput
     out = RecipeOutput()
     for mistake in mistakes:
         lineage = mistake_lineage(mistake)
-        chosen = correct_solution(mistake)
+        chosen = correct_solution(mistake, settings)
         if chosen is None:
             out.exclude("rise_solution_pairs", "no_verified_correction", "", mistake)
         else:
@@ -30,7 +32,7 @@ def build(mistakes: Sequence[Mistake], settings: RecipeSettings) -> RecipeOutput
                 RiseSolutionPairs(
                     prompt=[user(mistake.question)],
                     chosen=[assistant(chosen)],
-                    rejected=[assistant(wrong_solution(mistake))],
+                    rejected=[assistant(wrong_solution(mistake, settings))],
                     answer=mistake.reference_answer,
                     **lineage,
                 ),
@@ -51,22 +53,26 @@ def build(mistakes: Sequence[Mistake], settings: RecipeSettings) -> RecipeOutput
                 mistake,
             )
             continue
-        step = mistake.first_error_step
-        prefix = mistake.wrong_steps[:step]
+        error = mistake.first_error_step
+        prefix = [rendered(mistake, s, settings) for s in mistake.wrong_steps[:error]]
+        chosen = rendered(mistake, edit.original_step, settings)
+        rejected = rendered(mistake, mistake.wrong_steps[error], settings)
+        # Rendering can shift characters, so the spans are located again in the rendered text.
+        start, chosen_end, rejected_end = edit_span(chosen, rejected)
         out.add(
             "rise_step_pairs",
             RiseStepPairs(
                 prompt=mistake.question,
                 initial_reason_steps="".join(f"{step}\n" for step in prefix),
-                chosen=edit.original_step,
-                rejected=mistake.wrong_steps[step],
+                chosen=chosen,
+                rejected=rejected,
                 answer=mistake.reference_answer,
                 dataset=mistake.source,
-                first_error_step=step,
-                chosen_edit_start=edit.original_start,
-                chosen_edit_end=edit.original_end,
-                rejected_edit_start=edit.wrong_start,
-                rejected_edit_end=edit.wrong_end,
+                first_error_step=error,
+                chosen_edit_start=start,
+                chosen_edit_end=chosen_end,
+                rejected_edit_start=start,
+                rejected_edit_end=rejected_end,
                 **lineage,
             ),
         )
