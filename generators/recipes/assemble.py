@@ -16,7 +16,6 @@ from typing import Any
 
 from errata.generators.recipes import BUILDERS
 from errata.generators.recipes.common import RecipeSettings
-from errata.generators.rendering import RenderOptions
 from errata.generators.recipes.select import (
     Contamination,
     Excluded,
@@ -25,6 +24,7 @@ from errata.generators.recipes.select import (
     dedupe,
     limit_per_problem,
 )
+from errata.generators.rendering import RenderOptions
 from errata.schemas.exports import configs_of
 from errata.schemas.records import Mistake
 
