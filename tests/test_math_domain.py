@@ -11,10 +11,11 @@ from hypothesis import strategies as st
 from errata.generators.domains import StageConfig, run_batch
 from errata.generators.domains.math import STAGES
 from errata.generators.mistakes.inject import RULE_ERROR_TYPES
-from errata.generators.sources.gsm8k import load_gsm8k
+from errata.generators.solutions import ANNOTATION_RE, Program, parse_program
+from errata.generators.sources.gsm8k import load_gsm8k, problems_from_rows
 from errata.generators.sources.synthetic import SyntheticConfig, generate
 from errata.generators.verify.answers import verify_answer
-from errata.generators.verify.arithmetic import NUMBER_RE
+from errata.generators.verify.arithmetic import NUMBER_RE, parse_number
 from errata.generators.verify.steps import check_steps
 from errata.schemas.records import Mistake, Problem
 from tests.conftest import GSM8K_TEST
@@ -70,6 +71,56 @@ def assert_valid_mistake(mistake: Mistake) -> None:
         assert correction.reflection in correction.trajectory
 
 
+def stale_stated_results(mistake: Mistake, program: Program) -> list[str]:
+    """Prose in the wrong step that still states a result its own computation changed.
+
+    A stated result is a number in the original step's prose (outside the annotations,
+    their visible expressions and shown results) equal to a result computed in that step;
+    where that computation's result changed, the number and its words must not survive."""
+    assert mistake.edit is not None
+    original, wrong = mistake.edit.original_step, mistake.wrong_steps[mistake.first_error_step]
+    (step,) = [i for i, text in enumerate(program.steps) if text == original][:1] or [None]
+    if step is None:
+        return []
+    nodes = program.nodes_in_step(step)
+    old_claims = [m.group(2) for m in ANNOTATION_RE.finditer(original)]
+    new_claims = [m.group(2) for m in ANNOTATION_RE.finditer(wrong)]
+    if len(old_claims) != len(new_claims):
+        return []
+    changed = {
+        parse_number(old) for old, new in zip(old_claims, new_claims, strict=True) if old != new
+    }
+    handled = [
+        span
+        for node in nodes
+        for span in (node.mirror_span, node.annotation_span, node.shown_span, *_loose(node))
+        if span
+    ]
+    stale = []
+    for match in NUMBER_RE.finditer(original):
+        start, end = match.span()
+        if any(a <= start < b for a, b in handled) or parse_number(match[0]) not in changed:
+            continue
+        left = max([0, *(b for _, b in handled if b <= start)], key=lambda b: b)
+        right = min([len(original), *(a for a, _ in handled if a >= end)])
+        window = original[max(left, start - 12) : min(right, end + 12)]
+        if window in wrong:
+            stale.append(window)
+    return stale
+
+
+def _loose(node) -> list[tuple[int, int]]:
+    return [*node.loose_mirror[0], *node.loose_mirror[1]] if node.loose_mirror else []
+
+
+def assert_stated_results_follow(mistakes: list[Mistake], problems: list[Problem]) -> None:
+    by_id = {p.problem_id: p for p in problems}
+    for mistake in mistakes:
+        problem = by_id[mistake.problem_id]
+        program = parse_program(problem.question, problem.reference_solution)
+        assert stale_stated_results(mistake, program) == [], mistake.model_dump_json(indent=1)
+
+
 def assert_counts_balance(result, n_problems: int, n_types: int) -> None:
     counts = {c.stage: c for c in result.counts}
     assert [c.stage for c in result.counts] == list(STAGES)
@@ -102,6 +153,7 @@ def test_every_kept_synthetic_mistake_is_valid(seed: int, n_ops: int, number_max
     assert_counts_balance(result, len(problems), len(RULE_ERROR_TYPES))
     for mistake in result.mistakes:
         assert_valid_mistake(mistake)
+    assert_stated_results_follow(result.mistakes, problems)
 
 
 _GSM8K: list[Problem] = []
@@ -121,6 +173,7 @@ def test_every_kept_gsm8k_mistake_is_valid(start: int, seed: int) -> None:
     assert_counts_balance(result, len(problems), len(RULE_ERROR_TYPES))
     for mistake in result.mistakes:
         assert_valid_mistake(mistake)
+    assert_stated_results_follow(result.mistakes, problems)
 
 
 def test_batch_is_reproducible_byte_for_byte() -> None:
@@ -137,6 +190,17 @@ def test_every_rule_yields_on_synthetic_problems() -> None:
     result = run_batch(generate(120, SyntheticConfig(seed=1)), StageConfig(seed=1), "run-y")
     kinds = Counter(m.error_type for m in result.mistakes)
     assert set(kinds) == set(RULE_ERROR_TYPES), kinds
+
+
+def test_a_slip_rewrites_the_result_its_sentence_states() -> None:
+    question = "9 friends share the eggs. There are 27 eggs. How many does each get?"
+    solution = "Each friend gets 3 eggs because 27 / 9 = <<27/9=3>>3.\n#### 3"
+    (problem,) = problems_from_rows([{"question": question, "answer": solution}], "t", "hand")
+    config = StageConfig(seed=0, error_types=("calculation",))
+    (mistake,) = run_batch([problem], config, "run-s").mistakes
+    wrong = mistake.wrong_steps[0]
+    stated = wrong.split(" eggs because")[0].removeprefix("Each friend gets ")
+    assert stated == mistake.wrong_answer != "3", wrong
 
 
 def test_only_the_requested_error_types_are_injected() -> None:

@@ -445,13 +445,15 @@ def _render_steps(
             if node.index not in changed:
                 continue
             edits.extend(_node_edits(text, node, new_tokens[node.index], new_values[node.index]))
-        # Prose mentions of a changed value after it was computed, e.g. "She has 13 eggs".
+        # Prose mentions of a changed value: after it was computed ("She has 13 eggs"), and a
+        # step's own result stated before its calculation ("gets 3 omelets because 9 / 3 =
+        # 3"), so a slip changes the number its sentence states too.
         for match in NUMBER_RE.finditer(text):
             start, end = match.span()
             if any(a <= start < b for a, b in handled):
                 continue
             value = parse_number(match.group(0))
-            if value not in old_to_new or not _computed_before(program, value, step_index, start):
+            if value not in old_to_new or not _stated_by(program, value, step_index):
                 continue
             if value in protected:
                 raise InjectionFailed(
@@ -464,16 +466,9 @@ def _render_steps(
     return steps
 
 
-def _computed_before(program: Program, value: Fraction, step: int, position: int) -> bool:
-    for node in program.nodes:
-        if node.value != value:
-            continue
-        if node.step < step:
-            return True
-        end = (node.shown_span or node.annotation_span or (0, 0))[1]
-        if node.step == step and end <= position:
-            return True
-    return False
+def _stated_by(program: Program, value: Fraction, step: int) -> bool:
+    """Whether `value` is the result of a computation in this step or an earlier one."""
+    return any(node.value == value and node.step <= step for node in program.nodes)
 
 
 def _node_edits(
