@@ -455,7 +455,7 @@ def _render_steps(
             value = parse_number(match.group(0))
             if value not in old_to_new or not _stated_by(program, value, step_index):
                 continue
-            if value in protected:
+            if value in protected and not _states_own_result(text, nodes, changed, value, end):
                 raise InjectionFailed(
                     "ambiguous_mention", f"step {step_index} mentions {match.group(0)} ambiguously"
                 )
@@ -464,6 +464,21 @@ def _render_steps(
             text = text[:start] + new + text[end:]
         steps.append(text)
     return steps
+
+
+def _states_own_result(
+    text: str, nodes: list[Node], changed: set[int], value: Fraction, mention_end: int
+) -> bool:
+    """Whether a mention is the result its step goes on to compute, as in "The average is
+    80 because 240 / 3 = <<240/3=80>>80": the next number after it starts that calculation.
+    Then it is the result even where the question has the same number."""
+    for node in nodes:
+        start = (node.mirror_span or node.annotation_span or (None, None))[0]
+        if node.index not in changed or node.value != value or start is None:
+            continue
+        if mention_end <= start and not NUMBER_RE.search(text, mention_end, start):
+            return True
+    return False
 
 
 def _stated_by(program: Program, value: Fraction, step: int) -> bool:
