@@ -5,11 +5,10 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-import pytest
 from typer.testing import CliRunner
 
 from errata.flows.cli import app
-from errata.generators.pipeline import MathConfig, run_math_batch
+from errata.generators.domains import StageConfig, run_batch
 from errata.generators.sources.synthetic import SyntheticConfig, generate
 from errata.store.shards import write_records
 from tests.conftest import GSM8K_MODEL_SOLUTIONS, MODEL_KEYS
@@ -69,8 +68,6 @@ def test_verify_steps_marks_the_first_wrong_step(tmp_path: Path) -> None:
 
 
 def test_verify_steps_on_real_wrong_model_solutions(tmp_path: Path) -> None:
-    if not GSM8K_MODEL_SOLUTIONS.exists():
-        pytest.skip("../shared/data/gsm8k is not beside the repo")
     rows = []
     for line in GSM8K_MODEL_SOLUTIONS.read_text().splitlines():
         record = json.loads(line)
@@ -90,7 +87,7 @@ def test_verify_steps_on_real_wrong_model_solutions(tmp_path: Path) -> None:
 
 def test_query_and_stats_read_the_shards(tmp_path: Path) -> None:
     problems = generate(5, SyntheticConfig(seed=2))
-    result = run_math_batch(problems, MathConfig(seed=2), "run-cli")
+    result = run_batch(problems, StageConfig(seed=2), "run-cli")
     write_records(tmp_path, "problems", "p", "b0", problems)
     write_records(tmp_path, "mistakes", "c", "b0", result.mistakes)
     write_records(tmp_path, "rejects", "c", "b0", result.rejects)

@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import hashlib
+import re
 import json
 import os
 from pathlib import Path
@@ -314,9 +315,9 @@ def test_export_errors_name_the_fix(shards: Path, tmp_path: Path):
         app,
         ["export", "--recipe", "kto", "--shards", str(shards), "--decontaminate", str(missing)],
     )
-    assert result.exit_code == 2 and "nothing.jsonl" in result.output
+    assert result.exit_code == 2 and "nothing.jsonl" in re.sub(r"[\s│]+", "", result.output)
     result = runner.invoke(
-        app, ["query", "select 1", "--out", str(shards), "--export", str(foreign)]
+        app, ["query", "select 1", "--shards", str(shards), "--export", str(foreign)]
     )
     assert result.exit_code == 2 and "not an errata export" in result.output
 
@@ -335,7 +336,7 @@ def test_cli_export_shows_rows_and_query_sees_the_configs(shards: Path, tmp_path
         [
             "query",
             "select count(*) from lema_messages where split = 'train'",
-            "--out",
+            "--shards",
             str(shards),
             "--export",
             str(out),

@@ -114,8 +114,6 @@ def test_growing_or_shrinking_the_limit_never_duplicates(tmp_path: Path) -> None
 
 
 def test_gsm8k_run_from_a_local_file(tmp_path: Path) -> None:
-    if not GSM8K_TEST.exists():
-        pytest.skip("../shared/data/gsm8k is not beside the repo")
     out = tmp_path / "shards"
     summary = run_generate(
         source="gsm8k", path=str(GSM8K_TEST), limit=120, out=str(out), prefect=False

@@ -30,10 +30,7 @@ from errata.generators.sources.synthetic import (
 from errata.generators.verify.arithmetic import evaluate
 from errata.schemas.ids import problem_id
 from errata.schemas.records import Problem
-from tests.conftest import SHARED_DATA
-
-SHARED = SHARED_DATA
-GSM8K_TEST = SHARED / "gsm8k" / "test.jsonl"
+from tests.conftest import GSM8K_TEST
 
 
 def _write_lines(path: Path, lines: list[str]) -> Path:
@@ -50,8 +47,6 @@ def _row(question: str = "What is 2 + 3?", answer: str = "2 + 3 = <<2+3=5>>5\n##
 
 @pytest.fixture(scope="module")
 def gsm8k_test() -> list[Problem]:
-    if not GSM8K_TEST.exists():
-        pytest.skip(f"shared GSM8K test file not found at {GSM8K_TEST}")
     return load_gsm8k(str(GSM8K_TEST))
 
 
@@ -129,7 +124,6 @@ def test_gsm8k_hub_offline_gives_a_clear_error(monkeypatch: pytest.MonkeyPatch) 
         assert "'main'" in message and "'test'" in message
     else:  # only possible with the dataset already in the local Hugging Face cache
         assert len(problems) == 3
-        pytest.skip("openai/gsm8k is in the local Hugging Face cache")
 
 
 def test_gsm8k_rows_from_an_in_memory_dataset() -> None:

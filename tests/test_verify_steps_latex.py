@@ -305,8 +305,6 @@ def test_symbolic_slips_are_flagged_at_their_step(steps: list[str], index: int) 
 def test_gsm8k_references_in_latex_are_not_flagged_and_slips_are() -> None:
     """Every fourth GSM8K reference, its calculations rewritten as LaTeX (benchmarked whole)."""
     path = GSM8K_DIR / "test.jsonl"
-    if not path.exists():
-        pytest.skip(f"{path} not available")
     rows = [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines()][::4]
     flagged, caught, slips = [], 0, 0
     for (correct, slipped, index), row in zip(latex_references(rows), rows, strict=True):
