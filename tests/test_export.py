@@ -4,9 +4,9 @@
 from __future__ import annotations
 
 import hashlib
-import re
 import json
 import os
+import re
 from pathlib import Path
 
 import datasets
