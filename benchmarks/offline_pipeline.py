@@ -83,7 +83,7 @@ def _run(n: int, batch_size: int, workers: int, out: Path, prefect: bool) -> dic
         seed=0,
         batch_size=batch_size,
         workers=workers,
-        out=str(out),
+        shards=str(out),
         prefect=prefect,
     )
 

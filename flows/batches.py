@@ -46,7 +46,7 @@ from errata.store.shards import (
     write_records,
 )
 
-DEFAULT_OUT = "data/shards"
+DEFAULT_SHARDS = "data/shards"
 DEFAULT_BATCH_SIZE = 100
 DEFAULT_SYNTHETIC_LIMIT = 200
 # Every table a batch writes; `mistakes` last, so its shard is the batch's commit point.
@@ -210,7 +210,7 @@ def bad_line_rejects(bad_lines: Sequence[BadLine], run_id: str) -> list[Reject]:
 
 
 def plan_run(
-    out: str = DEFAULT_OUT,
+    shards: str = DEFAULT_SHARDS,
     batch_size: int = DEFAULT_BATCH_SIZE,
     skip_bad: bool = False,
     **parameters: Any,
@@ -234,7 +234,7 @@ def plan_run(
             start=start,
             stop=min(start + batch_size, n_problems),
             # Absolute, so a worker started elsewhere (a Dask cluster) writes to the same place.
-            root=str(out) if "://" in str(out) else os.path.abspath(out),
+            root=str(shards) if "://" in str(shards) else os.path.abspath(shards),
             config=config,
             run_id=run_id,
             problems_key=problems_key,
@@ -243,7 +243,7 @@ def plan_run(
         for position, start in enumerate(range(0, n_problems, batch_size))
     ]
     return RunPlan(
-        spec, config, batch_size, str(out), run_id, problems_key, n_problems, bad_lines, batches
+        spec, config, batch_size, str(shards), run_id, problems_key, n_problems, bad_lines, batches
     )
 
 
@@ -442,14 +442,14 @@ def finish_run(
     write_records(plan.root, "runs", plan.config_key, run.invocation_id, [run])
     return {
         "run_id": plan.run_id,
-        "out": plan.root,
+        "shards": plan.root,
         "problems": plan.n_problems,
         "mistakes_written": sum(o.mistakes for o in outcomes),
         "batches": len(plan.batches),
         "batches_skipped": run.batches_skipped,
         "wall_seconds": run.wall_seconds,
         "counts": [c.model_dump() for c in counts],
-        "shards": [p for o in outcomes for p in o.paths],
+        "shard_files": [p for o in outcomes for p in o.paths],
     }
 
 

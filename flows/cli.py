@@ -158,7 +158,7 @@ def run(
         "seed": seed,
         "error_types": types,
         "batch_size": batch_size,
-        "out": str(shards),
+        "shards": str(shards),
         "workers": workers,
         "skip_bad": skip_bad,
         "fields": fields,

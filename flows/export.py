@@ -162,13 +162,12 @@ def report_markdown(summary: dict[str, Any]) -> str:
 
 def run_export(prefect: bool | None = None, **parameters: Any) -> dict[str, Any]:
     """Export under Prefect when an API is configured (or `prefect` forces it), else directly."""
-    from errata.flows.tracking import tracking_note, use_prefect
+    from errata.flows.tracking import prefect_api, untracked_reason
 
-    tracked = use_prefect(prefect)
-    if tracked:
-        from errata.flows.export_flow import export_flow
+    reason = untracked_reason(prefect)
+    if reason:
+        return {**export(**parameters), "tracking": reason}
+    from errata.flows.export_flow import export_flow
 
-        summary = export_flow(**parameters)
-    else:
-        summary = export(**parameters)
-    return {**summary, "tracking": tracking_note(tracked)}
+    with prefect_api() as tracking:
+        return {**export_flow(**parameters), "tracking": tracking}

@@ -11,58 +11,16 @@ byte-identical shards and the same `runs` record; `errata.flows.batches` holds t
 
 from __future__ import annotations
 
-import os
-import sys
-from pathlib import Path
 from typing import Any, Literal
 
-from errata.flows.batches import DEFAULT_OUT, config_hash_for, errata_version, generate_locally
+from errata.flows.batches import DEFAULT_SHARDS, config_hash_for, errata_version, generate_locally
+from errata.flows.tracking import prefect_api, untracked_reason
 from errata.store.shards import check_schema_version
 
 Runner = Literal["local", "dask"]
 RUNNERS: tuple[str, ...] = ("local", "dask")
-NOT_TRACKED = "none: no Prefect API configured (set PREFECT_API_URL to track runs)"
-TURNED_OFF = "none: turned off for this run"
 
-__all__ = [
-    "NOT_TRACKED",
-    "RUNNERS",
-    "config_hash_for",
-    "errata_version",
-    "prefect_api_url",
-    "run_generate",
-]
-
-
-def prefect_api_url() -> str | None:
-    """The Prefect API this process would report to, or None.
-
-    Prefect's settings answer (environment, `.env`, `prefect.toml`, `pyproject.toml`, the
-    active profile), but loading them costs more than a second, more than a small run. When
-    none of those sources exists, no API can be configured and Prefect is not asked.
-    """
-    if os.environ.get("PREFECT_API_URL"):
-        return os.environ["PREFECT_API_URL"]
-    if "prefect.settings" not in sys.modules and not _prefect_settings_may_name_an_api():
-        return None
-    from prefect.settings import get_current_settings
-
-    return get_current_settings().api.url
-
-
-def _prefect_settings_may_name_an_api() -> bool:
-    """False only when no source Prefect reads settings from could name an API URL."""
-    if os.environ.get("PREFECT_PROFILE") or os.environ.get("PREFECT_PROFILES_PATH"):
-        return True
-    home = Path(os.environ.get("PREFECT_HOME") or "~/.prefect").expanduser()
-    if (home / "profiles.toml").exists() or Path("prefect.toml").exists():
-        return True
-    mentions = {".env": "PREFECT_", "pyproject.toml": "tool.prefect"}
-    for name, text in mentions.items():
-        path = Path(name)
-        if path.is_file() and text in path.read_text(encoding="utf-8", errors="replace"):
-            return True
-    return False
+__all__ = ["RUNNERS", "config_hash_for", "errata_version", "run_generate"]
 
 
 def run_generate(
@@ -85,16 +43,13 @@ def run_generate(
         raise ValueError(f"--runner: expected one of {', '.join(RUNNERS)}, got {runner!r}")
     if runner == "dask" and prefect is False:
         raise ValueError("--runner dask runs through Prefect's task runner; drop --no-prefect")
-    check_schema_version(parameters.get("out", DEFAULT_OUT))  # before any server starts
-    untracked = prefect is False or (
-        prefect is None and runner == "local" and not prefect_api_url()
-    )
-    if untracked:
+    check_schema_version(parameters.get("shards", DEFAULT_SHARDS))  # before any server starts
+    reason = untracked_reason(prefect) if runner == "local" else None
+    if reason:
         summary = generate_locally(**parameters)
-        tracking = TURNED_OFF if prefect is False else NOT_TRACKED
-        return {**summary, "runner": "local processes", "tracking": tracking}
+        return {**summary, "runner": "local processes", "tracking": reason}
 
-    from errata.flows.generate_flow import describe_runner, generate_flow, prefect_api, task_runner
+    from errata.flows.generate_flow import describe_runner, generate_flow, task_runner
 
     workers = parameters.get("workers", 2)
     on = task_runner(runner, workers, dask_address)

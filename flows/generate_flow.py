@@ -7,22 +7,19 @@ chooses the task runner and whether to run this flow at all.
 
 from __future__ import annotations
 
-import os
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from concurrent.futures import ProcessPoolExecutor
-from contextlib import contextmanager
 from typing import Any, Self
 
 from prefect import flow, task
 from prefect.artifacts import create_markdown_artifact, create_table_artifact
 from prefect.cache_policies import NO_CACHE
-from prefect.settings import PREFECT_API_URL, get_current_settings, temporary_settings
 from prefect.task_runners import ProcessPoolTaskRunner, TaskRunner
 
 from errata.flows.batches import (
     DEFAULT_BATCH_SIZE,
-    DEFAULT_OUT,
+    DEFAULT_SHARDS,
     BatchOutcome,
     BatchSpec,
     RunPlan,
@@ -33,26 +30,6 @@ from errata.flows.batches import (
     prepare_store,
     run_batch_spec,
 )
-
-
-@contextmanager
-def prefect_api() -> Iterator[str]:
-    """The configured Prefect API, or Prefect's temporary server set as the API for this run.
-
-    Prefect starts the temporary server lazily per process; the task runner's worker processes
-    (Prefect's process pool, Dask's workers) would each start their own. Starting it here, and
-    naming it in the settings they inherit, gives the whole run one server.
-    """
-    url = os.environ.get("PREFECT_API_URL") or get_current_settings().api.url
-    if url:
-        yield f"Prefect API at {url}"
-        return
-    from prefect.server.api.server import SubprocessASGIServer
-
-    server = SubprocessASGIServer()  # the same instance Prefect's own client would start
-    server.start()
-    with temporary_settings({PREFECT_API_URL: server.api_url}):
-        yield f"temporary Prefect server at {server.api_url} (set PREFECT_API_URL to keep runs)"
 
 
 def describe_runner(runner: str, workers: int, dask_address: str | None) -> str:
@@ -122,7 +99,7 @@ def generate_flow(
     seed: int = 0,
     error_types: list[str] | None = None,
     batch_size: int = DEFAULT_BATCH_SIZE,
-    out: str = DEFAULT_OUT,
+    shards: str = DEFAULT_SHARDS,
     workers: int = 2,
     skip_bad: bool = False,
     fields: dict[str, str] | None = None,
@@ -137,7 +114,7 @@ def generate_flow(
         seed=seed,
         error_types=error_types,
         batch_size=batch_size,
-        out=out,
+        shards=shards,
         skip_bad=skip_bad,
         fields=fields,
     )

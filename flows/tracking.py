@@ -1,51 +1,81 @@
-"""Whether a Prefect API is configured, decided without importing Prefect (about 1 s).
+"""Whether a command runs under Prefect: decided without importing Prefect when it can be.
 
-A run is tracked by Prefect when an API is configured: `PREFECT_API_URL` in the
-environment or in the active Prefect profile. Without one, Prefect would start a
-temporary server for every command (4–20 s here, against about 1 s of work for 200
-problems), so errata runs the same steps without Prefect and says so.
+A run is tracked when a Prefect API is configured (`PREFECT_API_URL`, or a Prefect settings
+source naming one), or when the user forces it. Without one, Prefect would start a temporary
+server for every command (4–20 s here, against about 1 s of work for 200 problems), so
+errata runs the same steps without Prefect and says so.
 """
 
 from __future__ import annotations
 
 import os
-import tomllib
+import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
-UNTRACKED = "not tracked: no Prefect API configured (set PREFECT_API_URL, or pass --prefect)"
-
-
-def _profiles_path() -> Path:
-    explicit = os.environ.get("PREFECT_PROFILES_PATH")
-    if explicit:
-        return Path(explicit).expanduser()
-    home = Path(os.environ.get("PREFECT_HOME", "~/.prefect")).expanduser()
-    return home / "profiles.toml"
+NOT_TRACKED = "none: no Prefect API configured (set PREFECT_API_URL to track runs)"
+TURNED_OFF = "none: turned off for this run"
 
 
 def prefect_api_url() -> str | None:
-    """The configured Prefect API URL, from the environment or the active profile."""
-    url = os.environ.get("PREFECT_API_URL")
-    if url:
-        return url
-    try:
-        profiles = tomllib.loads(_profiles_path().read_text(encoding="utf-8"))
-    except (OSError, tomllib.TOMLDecodeError):
+    """The Prefect API this process would report to, or None.
+
+    Prefect's settings answer (environment, `.env`, `prefect.toml`, `pyproject.toml`, the
+    active profile), but loading them costs more than a second, more than a small run. When
+    none of those sources exists, no API can be configured and Prefect is not asked.
+    """
+    if os.environ.get("PREFECT_API_URL"):
+        return os.environ["PREFECT_API_URL"]
+    if "prefect.settings" not in sys.modules and not _prefect_settings_may_name_an_api():
         return None
-    active = os.environ.get("PREFECT_PROFILE") or profiles.get("active")
-    settings = profiles.get("profiles", {}).get(active or "", {})
-    return settings.get("PREFECT_API_URL") or None
+    from prefect.settings import get_current_settings
+
+    return get_current_settings().api.url
 
 
-def use_prefect(force: bool | None = None) -> bool:
-    """Run under Prefect when forced, or when an API is configured (unless forced off)."""
-    if force is not None:
-        return force
-    return prefect_api_url() is not None
+def _prefect_settings_may_name_an_api() -> bool:
+    """False only when no source Prefect reads settings from could name an API URL."""
+    if os.environ.get("PREFECT_PROFILE") or os.environ.get("PREFECT_PROFILES_PATH"):
+        return True
+    home = Path(os.environ.get("PREFECT_HOME") or "~/.prefect").expanduser()
+    if (home / "profiles.toml").exists() or Path("prefect.toml").exists():
+        return True
+    mentions = {".env": "PREFECT_", "pyproject.toml": "tool.prefect"}
+    for name, text in mentions.items():
+        path = Path(name)
+        if path.is_file() and text in path.read_text(encoding="utf-8", errors="replace"):
+            return True
+    return False
 
 
-def tracking_note(tracked: bool) -> str:
-    if not tracked:
-        return UNTRACKED
-    url = prefect_api_url()
-    return f"tracked by Prefect at {url}" if url else "tracked by a temporary Prefect server"
+def untracked_reason(prefect: bool | None) -> str | None:
+    """Why a command runs without Prefect (`prefect` None decides by the configuration), or
+    None when it runs under Prefect."""
+    if prefect is False:
+        return TURNED_OFF
+    if prefect is None and not prefect_api_url():
+        return NOT_TRACKED
+    return None
+
+
+@contextmanager
+def prefect_api() -> Iterator[str]:
+    """The configured Prefect API, or Prefect's temporary server set as the API for this run.
+
+    Prefect starts the temporary server lazily per process; the task runner's worker processes
+    (Prefect's process pool, Dask's workers) would each start their own. Starting it here, and
+    naming it in the settings they inherit, gives the whole run one server.
+    """
+    from prefect.settings import PREFECT_API_URL, get_current_settings, temporary_settings
+
+    url = os.environ.get("PREFECT_API_URL") or get_current_settings().api.url
+    if url:
+        yield f"Prefect API at {url}"
+        return
+    from prefect.server.api.server import SubprocessASGIServer
+
+    server = SubprocessASGIServer()  # the same instance Prefect's own client would start
+    server.start()
+    with temporary_settings({PREFECT_API_URL: server.api_url}):
+        yield f"temporary Prefect server at {server.api_url} (set PREFECT_API_URL to keep runs)"

@@ -54,7 +54,7 @@ def _digests(root: Path) -> dict[str, str]:
 
 def test_synthetic_run_writes_verified_records_and_resumes(tmp_path: Path) -> None:
     out = tmp_path / "shards"
-    summary = run_generate(source="synthetic", limit=60, batch_size=20, out=str(out), seed=4)
+    summary = run_generate(source="synthetic", limit=60, batch_size=20, shards=str(out), seed=4)
     _assert_stage_counts_balance(summary)
     assert summary["batches"] == 3 and summary["batches_skipped"] == 0
     [(mistakes, problems)] = _sql(
@@ -77,7 +77,7 @@ def test_synthetic_run_writes_verified_records_and_resumes(tmp_path: Path) -> No
     before = _digests(out)
     # Untracked (plain processes) this time: the same batches, so every one is skipped.
     again = run_generate(
-        source="synthetic", limit=60, batch_size=20, out=str(out), seed=4, prefect=False
+        source="synthetic", limit=60, batch_size=20, shards=str(out), seed=4, prefect=False
     )
     assert again["batches_skipped"] == 3 and again["mistakes_written"] == 0
     assert again["counts"] == summary["counts"]  # the skipped batches' books were read back
@@ -87,7 +87,7 @@ def test_synthetic_run_writes_verified_records_and_resumes(tmp_path: Path) -> No
     ]
     # Other batch boundaries make another run: it never mixes into the first one's shards.
     regrouped = run_generate(
-        source="synthetic", limit=60, batch_size=30, out=str(out), seed=4, prefect=False
+        source="synthetic", limit=60, batch_size=30, shards=str(out), seed=4, prefect=False
     )
     assert regrouped["run_id"] != summary["run_id"]
     per_run = "select run_id, count(*), count(distinct mistake_id) from mistakes group by 1"
@@ -100,15 +100,15 @@ def test_growing_or_shrinking_the_limit_never_duplicates(tmp_path: Path) -> None
     out, clean = tmp_path / "shards", tmp_path / "clean"
     # Batch semantics do not depend on the runner: the untracked path keeps this test fast.
     common = {"source": "synthetic", "batch_size": 20, "seed": 5, "prefect": False}
-    run_generate(limit=50, out=str(out), **common)  # batches of 20, 20 and a partial 10
-    grown = run_generate(limit=60, out=str(out), **common)
+    run_generate(limit=50, shards=str(out), **common)  # batches of 20, 20 and a partial 10
+    grown = run_generate(limit=60, shards=str(out), **common)
     assert grown["batches_skipped"] == 2  # the partial batch is redone whole, then replaced
-    run_generate(limit=60, out=str(clean), **common)
+    run_generate(limit=60, shards=str(clean), **common)
     ids = "select mistake_id from mistakes order by 1"
     assert _sql(out, ids) == _sql(clean, ids)
     problems = "select count(*), count(distinct problem_id) from problems"
     assert _sql(out, problems) == [(60, 60)]
-    shrunk = run_generate(limit=45, out=str(out), **common)
+    shrunk = run_generate(limit=45, shards=str(out), **common)
     assert shrunk["batches_skipped"] == 3 and shrunk["mistakes_written"] == 0
     assert _sql(out, ids) == _sql(clean, ids) and _sql(out, problems) == [(60, 60)]
 
@@ -116,7 +116,7 @@ def test_growing_or_shrinking_the_limit_never_duplicates(tmp_path: Path) -> None
 def test_gsm8k_run_from_a_local_file(tmp_path: Path) -> None:
     out = tmp_path / "shards"
     summary = run_generate(
-        source="gsm8k", path=str(GSM8K_TEST), limit=120, out=str(out), prefect=False
+        source="gsm8k", path=str(GSM8K_TEST), limit=120, shards=str(out), prefect=False
     )
     _assert_stage_counts_balance(summary)
     rows = _sql(out, "select source, count(*) from mistakes group by 1")
@@ -155,7 +155,7 @@ def test_skip_bad_sends_malformed_lines_to_rejects(tmp_path: Path) -> None:
     data.write_text("\n".join([json.dumps(good), "not json", json.dumps({"answer": "#### 1"})]))
     out = tmp_path / "shards"
     summary = run_generate(
-        source="gsm8k", path=str(data), out=str(out), skip_bad=True, prefect=False
+        source="gsm8k", path=str(data), shards=str(out), skip_bad=True, prefect=False
     )
     source = summary["counts"][0]
     assert (source["n_in"], source["n_out"], source["n_rejected"]) == (3, 1, 2)
@@ -186,7 +186,7 @@ def test_killed_run_resumes_to_the_same_records(tmp_path: Path, prefect_server: 
 
     clean = tmp_path / "clean"
     run_generate(
-        source="synthetic", limit=600, batch_size=20, seed=9, out=str(clean), prefect=False
+        source="synthetic", limit=600, batch_size=20, seed=9, shards=str(clean), prefect=False
     )
     ids = "select mistake_id from mistakes order by 1"
     resumed_ids, clean_ids = _sql(out, ids), _sql(clean, ids)

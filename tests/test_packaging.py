@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import shutil
 import subprocess
 import sys
 import tomllib
@@ -31,9 +32,16 @@ def test_every_source_folder_is_a_declared_subpackage_of_errata() -> None:
 
 @pytest.mark.slow
 def test_the_wheel_holds_only_the_errata_import_package(tmp_path: Path) -> None:
+    # Built from a copy: setuptools builds in the source tree and would leave build/ there.
+    source = tmp_path / "source"
+    source.mkdir()
+    for name in ("pyproject.toml", "README.md"):
+        shutil.copy(REPO / name, source / name)
+    for name in ("errata", *SOURCE_FOLDERS):
+        shutil.copytree(REPO / name, source / name, ignore=shutil.ignore_patterns("__pycache__"))
     pip_wheel = [sys.executable, "-m", "pip", "wheel", "--no-deps", "--no-build-isolation"]
     build = subprocess.run(
-        [*pip_wheel, "-q", "-w", str(tmp_path), str(REPO)],
+        [*pip_wheel, "-q", "-w", str(tmp_path), str(source)],
         capture_output=True,
         text=True,
         timeout=300,

@@ -15,8 +15,9 @@ import pytest
 from prefect.settings import PREFECT_API_URL
 from prefect.testing.utilities import prefect_test_harness
 
-import errata.flows.generate as generate
-from errata.flows.generate import NOT_TRACKED, run_generate
+import errata.flows.tracking as tracking
+from errata.flows.generate import run_generate
+from errata.flows.tracking import NOT_TRACKED
 from errata.schemas.arrow import to_arrow
 from errata.schemas.records import BatchBooks, Problem
 from errata.store import catalog
@@ -73,9 +74,9 @@ def run_counts(root: Path) -> list[list[dict]]:
 def test_untracked_run_says_so_and_resumed_run_keeps_every_stage(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(generate, "prefect_api_url", lambda: None)
+    monkeypatch.setattr(tracking, "prefect_api_url", lambda: None)
     out = tmp_path / "shards"
-    first = run_generate(out=str(out), **RUN)
+    first = run_generate(shards=str(out), **RUN)
     assert first["tracking"] == NOT_TRACKED
     assert [c["stage"] for c in first["counts"]] == STAGES
     for count in first["counts"]:
@@ -84,7 +85,7 @@ def test_untracked_run_says_so_and_resumed_run_keeps_every_stage(
     books = read_records(out, "batches")
     assert sorted(b.n_problems for b in books if isinstance(b, BatchBooks)) == [100, 100, 100]
 
-    resumed = run_generate(out=str(out), **RUN)
+    resumed = run_generate(shards=str(out), **RUN)
     assert resumed["batches_skipped"] == 3 and resumed["mistakes_written"] == 0
     assert resumed["counts"] == first["counts"]  # not just `source`: the books were read back
     assert sql(out, "select batches_skipped from runs order by 1") == [(0,), (3,)]
@@ -93,9 +94,10 @@ def test_untracked_run_says_so_and_resumed_run_keeps_every_stage(
 
 UNTRACKED_RUN = """
 import sys
-from errata.flows.generate import prefect_api_url, run_generate
+from errata.flows.generate import run_generate
+from errata.flows.tracking import prefect_api_url
 print(prefect_api_url())
-summary = run_generate(out={out!r}, limit=20, batch_size=10)
+summary = run_generate(shards={out!r}, limit=20, batch_size=10)
 print(summary["tracking"])
 print("prefect imported:", "prefect" in sys.modules)
 """
@@ -117,7 +119,7 @@ def test_untracked_run_never_imports_prefect(tmp_path: Path) -> None:
     (tmp_path / "home" / "profiles.toml").write_text(
         'active = "remote"\n[profiles.remote]\nPREFECT_API_URL = "http://prefect.example:4200/api"\n'
     )
-    script = "from errata.flows.generate import prefect_api_url; print(prefect_api_url())"
+    script = "from errata.flows.tracking import prefect_api_url; print(prefect_api_url())"
     done = subprocess.run(
         [sys.executable, "-c", script], cwd=tmp_path, env=env, capture_output=True, text=True
     )
@@ -130,22 +132,22 @@ def test_a_run_into_an_fsspec_root_resumes_there() -> None:
 
     root = f"memory://errata-run-{os.getpid()}"
     try:
-        first = run_generate(out=root, limit=30, batch_size=10, workers=1, prefect=False)
+        first = run_generate(shards=root, limit=30, batch_size=10, workers=1, prefect=False)
         assert read_table(root, "mistakes").num_rows == first["mistakes_written"] > 0
         assert read_table(root, "batches").num_rows == 3
-        again = run_generate(out=root, limit=30, batch_size=10, workers=1, prefect=False)
+        again = run_generate(shards=root, limit=30, batch_size=10, workers=1, prefect=False)
         assert again["batches_skipped"] == 3 and again["counts"] == first["counts"]
     finally:
         fsspec.filesystem("memory").rm(root, recursive=True)
 
 
 def test_prefect_off_and_dask_need_prefect(tmp_path: Path) -> None:
-    summary = run_generate(out=str(tmp_path), limit=20, batch_size=10, prefect=False)
+    summary = run_generate(shards=str(tmp_path), limit=20, batch_size=10, prefect=False)
     assert summary["tracking"].startswith("none:") and summary["batches"] == 2
     with pytest.raises(ValueError, match="dask"):
-        run_generate(out=str(tmp_path), runner="dask", prefect=False)
+        run_generate(shards=str(tmp_path), runner="dask", prefect=False)
     with pytest.raises(ValueError, match="--runner"):
-        run_generate(out=str(tmp_path), runner="ray")
+        run_generate(shards=str(tmp_path), runner="ray")
 
 
 def test_a_store_of_another_schema_version_stops_the_run(tmp_path: Path) -> None:
@@ -153,7 +155,7 @@ def test_a_store_of_another_schema_version_stops_the_run(tmp_path: Path) -> None
     old = to_arrow([problem], Problem).replace_schema_metadata({b"errata.schema_version": b"1x"})
     write_shard(tmp_path / "problems" / "config=c" / "part-0.parquet", old)
     with pytest.raises(SchemaVersionError, match="schema version 1x"):
-        run_generate(out=str(tmp_path), limit=10, prefect=False)
+        run_generate(shards=str(tmp_path), limit=10, prefect=False)
     assert not (tmp_path / "mistakes").exists()
 
 
@@ -175,9 +177,9 @@ def test_no_pool_lives_at_module_level() -> None:
 def test_local_prefect_and_dask_runs_write_identical_shards(
     tmp_path: Path, prefect_server: str
 ) -> None:
-    plain = run_generate(out=str(tmp_path / "plain"), prefect=False, **RUN)
-    pooled = run_generate(out=str(tmp_path / "prefect"), **RUN)
-    dask = run_generate(out=str(tmp_path / "dask"), runner="dask", **RUN)
+    plain = run_generate(shards=str(tmp_path / "plain"), prefect=False, **RUN)
+    pooled = run_generate(shards=str(tmp_path / "prefect"), **RUN)
+    dask = run_generate(shards=str(tmp_path / "dask"), runner="dask", **RUN)
     assert pooled["tracking"] == f"Prefect API at {prefect_server}"
     assert "Dask LocalCluster of 2" in dask["runner"]
     expected = digests(tmp_path / "plain")
@@ -209,7 +211,7 @@ def test_killed_dask_run_resumes_to_the_same_data(tmp_path: Path, prefect_server
 
     resumed = subprocess.run(command, cwd=REPO, env=env, capture_output=True, text=True)
     assert resumed.returncode == 0, resumed.stderr[-3000:]
-    clean = run_generate(out=str(tmp_path / "clean"), prefect=False, **run)
+    clean = run_generate(shards=str(tmp_path / "clean"), prefect=False, **run)
     assert digests(out) == digests(tmp_path / "clean")
     skipped = sql(out, "select max(batches_skipped) from runs")[0][0]
     assert skipped >= done_before, (skipped, done_before)  # the rerun trusted what was written
@@ -228,12 +230,12 @@ def test_a_run_joins_an_existing_dask_scheduler(tmp_path: Path, prefect_server: 
     from distributed import LocalCluster
 
     run = {**RUN, "limit": 100, "batch_size": 50}
-    plain = run_generate(out=str(tmp_path / "plain"), prefect=False, **run)
+    plain = run_generate(shards=str(tmp_path / "plain"), prefect=False, **run)
     with LocalCluster(
         n_workers=2, processes=True, threads_per_worker=1, dashboard_address=":0"
     ) as cluster:
         joined = run_generate(
-            out=str(tmp_path / "joined"), dask_address=cluster.scheduler_address, **run
+            shards=str(tmp_path / "joined"), dask_address=cluster.scheduler_address, **run
         )
     assert joined["runner"] == f"Dask at {cluster.scheduler_address}"
     assert digests(tmp_path / "joined") == digests(tmp_path / "plain")
