@@ -24,6 +24,7 @@ from errata.generators.sources.errors import BadLine
 from errata.generators.sources.files import load_mapped
 from errata.generators.sources.gsm8k import load_gsm8k
 from errata.generators.sources.synthetic import SyntheticConfig, check_config, make_problem
+from errata.generators.stages import sum_stage_counts
 from errata.schemas.ids import content_hash
 from errata.schemas.records import (
     SCHEMA_VERSION,
@@ -377,28 +378,7 @@ def source_count(plan: RunPlan) -> StageCount:
 
 def sum_counts(counts: Iterable[StageCount]) -> list[StageCount]:
     """One StageCount per stage (in order of first appearance), every field summed."""
-    totals: dict[str, dict[str, Any]] = {}
-    for count in counts:
-        total = totals.setdefault(
-            count.stage, {"n_in": 0, "n_out": 0, "n_rejected": 0, "seconds": 0.0, "reasons": {}}
-        )
-        total["n_in"] += count.n_in
-        total["n_out"] += count.n_out
-        total["n_rejected"] += count.n_rejected
-        total["seconds"] += count.seconds
-        for reason in count.rejected_by_reason:
-            total["reasons"][reason.reason] = total["reasons"].get(reason.reason, 0) + reason.n
-    return [
-        StageCount(
-            stage=stage,
-            n_in=t["n_in"],
-            n_out=t["n_out"],
-            n_rejected=t["n_rejected"],
-            rejected_by_reason=[ReasonCount(reason=r, n=n) for r, n in t["reasons"].items()],
-            seconds=round(t["seconds"], 3),
-        )
-        for stage, t in totals.items()
-    ]
+    return sum_stage_counts(list(counts))
 
 
 def errata_version() -> str:

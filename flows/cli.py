@@ -29,6 +29,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeElapsedCo
 from errata.flows.batches import DEFAULT_SYNTHETIC_LIMIT, config_hash_for  # no Prefect there
 from errata.generators.domains import check_error_types
 from errata.generators.recipes.select import DEFAULT_NGRAM
+from errata.generators.rendering import ANSWER_FORMATS
 from errata.generators.sources.check import SourceKind, check_source
 from errata.generators.sources.errors import BadInputError
 from errata.generators.sources.files import iter_json_lines
@@ -393,6 +394,16 @@ def export(
     retry_rate: Annotated[
         float, typer.Option(min=0.0, help="retry recipe: extra retries per step")
     ] = 0.1,
+    answer_format: Annotated[
+        str | None,
+        typer.Option(
+            help=f"Final answer line: {', '.join(ANSWER_FORMATS)} (default: the source's own, "
+            "#### for GSM8K-style sources)"
+        ),
+    ] = None,
+    keep_annotations: Annotated[
+        bool, typer.Option(help="Keep GSM8K calculator markup <<a*b=c>> in the rows")
+    ] = False,
     show: Annotated[int, typer.Option(min=0, help="Print this many rows of each config")] = 0,
 ) -> None:
     """Build training sets (LEMMA, RISE, LeMa, ...) from the shards into a Hub-ready folder."""
@@ -403,6 +414,8 @@ def export(
         )
         chosen_error_types = _choices("--error-types", "error type", error_types, ERROR_TYPES)
         chosen_origins = _choices("--origins", "origin", origins, ORIGINS)
+        if answer_format is not None:
+            _choices("--answer-format", "answer format", answer_format, ANSWER_FORMATS)
     except ValueError as exc:
         _fail(str(exc))
     _check_shards(shards)
@@ -421,6 +434,8 @@ def export(
             decontaminate=[str(p) for p in decontaminate or []],
             ngram=ngram,
             retry_rate=retry_rate,
+            keep_annotations=keep_annotations,
+            answer_format=answer_format,
         )
     except (ValueError, FileNotFoundError, ExportDirError, BadInputError) as exc:
         _fail(str(exc))
