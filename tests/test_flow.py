@@ -199,3 +199,14 @@ def test_killed_run_resumes_to_the_same_records(tmp_path: Path, prefect_server: 
     for path in out.rglob("*"):
         if path.is_file():
             assert secret.encode() not in path.read_bytes(), path
+
+
+def test_batches_are_grouped_into_a_few_tasks_per_worker_in_order() -> None:
+    from errata.flows.generate_flow import group_batches
+
+    for n, groups in [(100, 8), (10, 8), (3, 8), (8, 8), (0, 8)]:
+        grouped = group_batches(list(range(n)), groups)
+        assert [b for group in grouped for b in group] == list(range(n))
+        assert len(grouped) == min(n, groups) and all(grouped)
+        sizes = [len(group) for group in grouped]
+        assert not sizes or max(sizes) - min(sizes) <= 1
