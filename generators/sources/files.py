@@ -4,7 +4,10 @@ from __future__ import annotations
 
 import gzip
 import json
+import os
 import re
+import stat
+import zlib
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -20,6 +23,8 @@ JSON_LINES_SUFFIXES = (".jsonl", ".ndjson", ".jsonl.gz", ".ndjson.gz")
 SUPPORTED = ".jsonl, .ndjson, .json, .parquet (or .jsonl.gz)"
 
 _FINAL_LINE_RE = re.compile(r"^\s*####\s*(\S.*?)\s*$")
+# A JSON escape of a UTF-16 surrogate: only then can a parsed string hold a lone one.
+_SURROGATE_ESCAPE_RE = re.compile(r"\\u[dD][89a-fA-F]")
 _THOUSANDS_RE = re.compile(r"(?<=\d),(?=\d{3}(?!\d))")
 
 
@@ -52,16 +57,101 @@ def split_final_answer(solution: str) -> str | None:
     return normalize_answer(match.group(1)) if match else None
 
 
+def check_regular_file(path: str | Path) -> None:
+    """BadInputError unless `path` is an existing regular file.
+
+    A FIFO or device is refused before it is opened: reading one would block or never end.
+    """
+    expected = f"an existing file ({SUPPORTED})"
+    try:
+        mode = os.stat(path).st_mode
+    except FileNotFoundError:
+        raise BadInputError(str(path), None, expected, got="no such file") from None
+    except OSError as exc:
+        raise BadInputError(str(path), None, expected, got=exc.strerror) from None
+    if stat.S_ISDIR(mode):
+        raise BadInputError(str(path), None, expected, got="a folder")
+    if stat.S_ISFIFO(mode):
+        raise BadInputError(str(path), None, expected, got="a FIFO (named pipe)")
+    if not stat.S_ISREG(mode):
+        raise BadInputError(str(path), None, expected, got="a special file")
+
+
+def read_bytes(path: Path) -> bytes:
+    """The whole of a regular file, or BadInputError naming it (e.g. permission denied)."""
+    check_regular_file(path)
+    try:
+        return path.read_bytes()
+    except OSError as exc:
+        raise BadInputError(str(path), None, "a readable file", got=exc.strerror) from None
+
+
 def _open_text_lines(path: Path) -> Iterator[bytes]:
+    """The lines of a file, gunzipped for `.gz`; a damaged gzip stream names the line it hit."""
+    check_regular_file(path)
     opener = gzip.open if path.name.endswith(".gz") else open
-    with opener(path, "rb") as handle:
-        yield from handle
+    number = 0
+    try:
+        with opener(path, "rb") as handle:
+            for data in handle:
+                number += 1  # counted for the message should the stream break off
+                yield data
+    except (EOFError, zlib.error, gzip.BadGzipFile) as exc:
+        raise BadInputError(
+            str(path), number + 1, "gzip data", detail=str(exc) or type(exc).__name__
+        ) from None
+    except OSError as exc:
+        raise BadInputError(str(path), None, "a readable file", got=exc.strerror) from None
+
+
+def _has_lone_surrogate(value: Any, text: str) -> bool:
+    """True when a parsed value holds a lone UTF-16 surrogate, which no UTF-8 output can hold."""
+    if not _SURROGATE_ESCAPE_RE.search(text):
+        return False
+    try:
+        json.dumps(value, ensure_ascii=False).encode("utf-8")
+    except UnicodeEncodeError:
+        return True
+    return False
+
+
+def _parse_failure(exc: Exception, where: str, line: int | None, expected: str) -> BadInputError:
+    """What json refused, as BadInputError: a syntax error, deep nesting, an over-long integer."""
+    if isinstance(exc, json.JSONDecodeError):
+        detail = f"{exc.msg} (char {exc.pos})"
+    elif isinstance(exc, RecursionError):
+        detail = "nested too deeply"
+    else:  # ValueError: an integer of more digits than int() converts; drop Python's advice
+        detail = str(exc).split(";")[0]
+    return BadInputError(where, line, expected, detail=detail, reason="bad_json")
+
+
+def _lone_surrogate(where: str, line: int | None) -> BadInputError:
+    detail = "a lone UTF-16 surrogate escape (\\udXXX)"
+    return BadInputError(where, line, "UTF-8 text", detail=detail, reason="bad_encoding")
+
+
+def parse_json(text: str, where: str, line: int | None, expected: str = "a JSON object") -> Any:
+    """`text` as JSON, or BadInputError for anything json.loads refuses or a writer would."""
+    try:
+        value = json.loads(text)
+    except (RecursionError, ValueError) as exc:  # JSONDecodeError is a ValueError
+        raise _parse_failure(exc, where, line, expected) from None
+    if _has_lone_surrogate(value, text):
+        raise _lone_surrogate(where, line)
+    return value
+
+
+def _empty_file(path: str | Path) -> BadInputError:
+    got = "an empty file"
+    return BadInputError(str(path), None, "at least one record", got=got, reason="empty")
 
 
 def _iter_json_lines_raw(
     path: str | Path, skip_bad: bool, bad_lines: list[BadLine] | None
 ) -> Iterator[tuple[int, dict[str, Any], str]]:
     where = str(path)
+    any_text = False
     for number, data in enumerate(_open_text_lines(Path(path)), start=1):
         try:
             # utf-8-sig drops a byte-order mark, which some editors put on line 1.
@@ -76,16 +166,10 @@ def _iter_json_lines_raw(
         text = raw.strip()
         if not text:
             continue
+        any_text = True
         try:
-            value = json.loads(text)
-        except json.JSONDecodeError as exc:
-            error = BadInputError(
-                where,
-                number,
-                "a JSON object",
-                detail=f"{exc.msg} (char {exc.pos})",
-                reason="bad_json",
-            )
+            value = parse_json(text, where, number)
+        except BadInputError as error:
             skip_or_raise(error, text, skip_bad, bad_lines)
             continue
         if not isinstance(value, dict):
@@ -95,6 +179,8 @@ def _iter_json_lines_raw(
             skip_or_raise(error, text, skip_bad, bad_lines)
             continue
         yield number, value, text
+    if not any_text:
+        raise _empty_file(path)
 
 
 def iter_json_lines(
@@ -109,34 +195,49 @@ def iter_json_lines(
         yield number, row
 
 
+def _decode_utf8(data: bytes, where: str) -> str:
+    """UTF-8 text (a byte-order mark dropped), or BadInputError naming the line of a bad byte."""
+    try:
+        return data.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        line = data.count(b"\n", 0, exc.start) + 1
+        raise BadInputError(
+            where, line, "UTF-8 text", detail=str(exc.reason), reason="bad_encoding"
+        ) from None
+
+
 def _iter_json_array(
     path: Path, skip_bad: bool, bad_lines: list[BadLine] | None
 ) -> Iterator[tuple[int, dict[str, Any], str]]:
     """Elements of a top-level JSON array, each numbered by the line it starts on."""
     where = str(path)
-    text = path.read_text(encoding="utf-8-sig")
+    text = _decode_utf8(read_bytes(path), where)
     decoder = json.JSONDecoder()
     position = text.index("[") + 1
     line = text.count("\n", 0, position) + 1
     counted_to = position
+    elements = 0
     while True:
         while position < len(text) and text[position] in " \t\r\n,":
             position += 1
         if position >= len(text):
             raise BadInputError(where, None, "a JSON array", got="end of file before ']'")
         if text[position] == "]":
+            if not elements:
+                raise _empty_file(path)
             return
         line += text.count("\n", counted_to, position)
         counted_to = position
+        elements += 1
         try:
             value, end = decoder.raw_decode(text, position)
-        except json.JSONDecodeError as exc:
+        except (RecursionError, ValueError) as exc:
             # After a syntax error the array cannot be resynchronised, so this is never skipped.
-            raise BadInputError(
-                where, line, "a JSON value", detail=f"{exc.msg} (char {exc.pos})", reason="bad_json"
-            ) from exc
+            raise _parse_failure(exc, where, line, "a JSON value") from None
         raw = text[position:end]
         position = end
+        if _has_lone_surrogate(value, raw):
+            raise _lone_surrogate(where, line)
         if not isinstance(value, dict):
             error = BadInputError(
                 where, line, "a JSON object", got=describe_value(value), reason="not_object"
@@ -147,37 +248,52 @@ def _iter_json_array(
 
 
 def _iter_parquet(path: Path) -> Iterator[tuple[int, dict[str, Any], str]]:
+    import pyarrow as pa
     import pyarrow.parquet as pq
 
+    check_regular_file(path)
+    number = 0
     try:
         parquet = pq.ParquetFile(path)
-    except Exception as exc:  # pyarrow raises several types for a file that is not Parquet
-        raise BadInputError(str(path), None, "a Parquet file", detail=str(exc)) from exc
-    number = 0
-    for batch in parquet.iter_batches(batch_size=2048):
-        for row in batch.to_pylist():
-            number += 1
-            yield number, row, ""
+        for batch in parquet.iter_batches(batch_size=2048):
+            for row in batch.to_pylist():
+                number += 1
+                yield number, row, ""
+    except (pa.ArrowException, OSError) as exc:  # not Parquet, a damaged page, unreadable
+        line = number + 1 if number else None
+        raise BadInputError(str(path), line, "a Parquet file", detail=str(exc)) from None
+    if not number:
+        raise _empty_file(path)
+
+
+def _starts_json_array(file: Path) -> bool:
+    """Whether a `.json` file's first non-blank character (after any byte-order mark) is `[`."""
+    check_regular_file(file)
+    try:
+        with file.open("rb") as handle:
+            head = handle.read(4096)
+    except OSError as exc:
+        raise BadInputError(str(file), None, "a readable file", got=exc.strerror) from None
+    return head.removeprefix(b"\xef\xbb\xbf").lstrip().startswith(b"[")
 
 
 def iter_raw_records(
     path: str | Path, skip_bad: bool = False, bad_lines: list[BadLine] | None = None
 ) -> Iterator[tuple[int, dict[str, Any], str]]:
-    """(line, row, raw text) for any supported file; raw is the row as JSON for Parquet."""
+    """(line, row, raw text) for any supported file; raw is the row as JSON for Parquet.
+
+    Raises BadInputError for a path that is not a regular readable file, or holds no record.
+    """
     file = Path(path)
     name = file.name.lower()
-    if not file.is_file():
-        got = "a folder" if file.is_dir() else "no such file"
-        raise BadInputError(str(path), None, f"an existing file ({SUPPORTED})", got=got)
+    check_regular_file(file)
     if name.endswith(".parquet"):
         for number, row, _ in _iter_parquet(file):
             yield number, row, row_json(row)
     elif name.endswith(JSON_LINES_SUFFIXES):
         yield from _iter_json_lines_raw(file, skip_bad, bad_lines)
     elif name.endswith(".json"):
-        with file.open("r", encoding="utf-8-sig") as handle:
-            head = handle.read(4096).lstrip()
-        if head.startswith("["):
+        if _starts_json_array(file):
             yield from _iter_json_array(file, skip_bad, bad_lines)
         else:
             yield from _iter_json_lines_raw(file, skip_bad, bad_lines)
