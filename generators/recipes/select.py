@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from errata.generators.sources.files import check_regular_file, read_bytes
 from errata.schemas.ids import content_hash
 
 LINEAGE_COLUMNS = ("problem_id", "mistake_id", "source", "origin", "error_type")
@@ -142,9 +143,13 @@ class Contamination:
         fields = tuple(dict.fromkeys((field, "problem", "prompt")))
         questions: list[str] = []
         for path in map(Path, paths):
-            if not path.is_file():
+            if not path.exists():
                 raise FileNotFoundError(f"benchmark file not found: {path}")
+            check_regular_file(path)  # a folder or FIFO: named as such; a FIFO would block
+            found = len(questions)
             questions.extend(_read_questions(path, fields))
+            if len(questions) == found:  # most likely the wrong file: it would match nothing
+                raise ValueError(f"{path}: expected at least one question, got an empty file")
         return cls(questions, n=n)
 
     def match(self, question: str) -> tuple[str, ...] | None:
@@ -155,48 +160,72 @@ class Contamination:
         return None
 
 
+def _not_json(path: Path, where: str, exc: Exception, expected: str) -> ValueError:
+    """A parse failure as one line naming file and place; deep nesting and an integer of more
+    digits than int() reads fail json as RecursionError / ValueError, not JSONDecodeError."""
+    if isinstance(exc, json.JSONDecodeError):
+        reason = exc.msg
+    elif isinstance(exc, RecursionError):
+        reason = "nested too deeply"
+    else:
+        reason = str(exc).split(";")[0]
+    return ValueError(f"{path}: {where}: not valid JSON ({reason}); expected {expected}")
+
+
+def _read_text(path: Path) -> str:
+    data = read_bytes(path)
+    try:
+        return data.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        line = data.count(b"\n", 0, exc.start) + 1
+        raise ValueError(f"{path}: line {line}: not UTF-8 text ({exc.reason})") from None
+
+
 def _read_questions(path: Path, fields: tuple[str, ...]) -> Iterator[str]:
     suffix = path.suffix.lower()
     if suffix == ".jsonl":
-        with path.open(encoding="utf-8") as lines:
-            for number, line in enumerate(lines, start=1):
-                if not line.strip():
-                    continue
-                try:
-                    record = json.loads(line)
-                except json.JSONDecodeError as exc:
-                    raise ValueError(
-                        f"{path}: line {number}: not valid JSON ({exc.msg}); "
-                        "expected one JSON object per line"
-                    ) from None
-                yield _question(record, fields, path, f"line {number}")
+        for number, line in enumerate(_read_text(path).split("\n"), start=1):
+            if not line.strip():
+                continue
+            try:
+                record = json.loads(line)
+            except (RecursionError, ValueError) as exc:
+                raise _not_json(path, f"line {number}", exc, "one JSON object per line") from None
+            yield _question(record, fields, path, f"line {number}")
     elif suffix == ".json":
         try:
-            records = json.loads(path.read_text(encoding="utf-8"))
+            records = json.loads(_read_text(path))
         except json.JSONDecodeError as exc:
-            raise ValueError(
-                f"{path}: line {exc.lineno}: not valid JSON ({exc.msg}); "
-                "expected a JSON array of objects"
-            ) from None
+            where = f"line {exc.lineno}"
+            raise _not_json(path, where, exc, "a JSON array of objects") from None
+        except (RecursionError, ValueError) as exc:
+            raise _not_json(path, "line 1", exc, "a JSON array of objects") from None
         if not isinstance(records, list):
             raise ValueError(f"{path}: expected a JSON array of objects")
         for number, record in enumerate(records, start=1):
             yield _question(record, fields, path, f"item {number}")
     elif suffix == ".parquet":
-        import pyarrow.parquet as pq  # only parquet inputs need it
-
-        names = pq.read_schema(path).names
-        column = next((f for f in fields if f in names), None)
-        if column is None:
-            raise ValueError(f"{path}: no column {' / '.join(fields)}; columns are {names}")
-        for number, value in enumerate(
-            pq.read_table(path, columns=[column])[column].to_pylist(), 1
-        ):
-            yield _question({column: value}, (column,), path, f"row {number}")
+        yield from _parquet_questions(path, fields)
     else:
         raise ValueError(
             f"{path}: unsupported benchmark file type; expected .jsonl, .json, .parquet"
         )
+
+
+def _parquet_questions(path: Path, fields: tuple[str, ...]) -> Iterator[str]:
+    import pyarrow as pa  # only parquet inputs need it
+    import pyarrow.parquet as pq
+
+    try:
+        names = pq.read_schema(path).names
+        column = next((f for f in fields if f in names), None)
+        values = pq.read_table(path, columns=[column]).column(0).to_pylist() if column else []
+    except (pa.ArrowException, OSError) as exc:
+        raise ValueError(f"{path}: expected a Parquet file: {exc}") from None
+    if column is None:
+        raise ValueError(f"{path}: no column {' / '.join(fields)}; columns are {names}")
+    for number, value in enumerate(values, 1):
+        yield _question({column: value}, (column,), path, f"row {number}")
 
 
 def _question(record: Any, fields: tuple[str, ...], path: Path, where: str) -> str:
