@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+import sys
 from dataclasses import dataclass
 from functools import lru_cache
 from typing import Literal
@@ -51,6 +53,18 @@ def _check_line(step: str, bindings: Bindings) -> tuple[Verdict, int, str, Bindi
     return "ok", tally.claims, "", after
 
 
+@lru_cache(maxsize=1)
+def _overlong_number_re(limit: int) -> re.Pattern[str]:
+    return re.compile(rf"\d{{{limit + 1}}}")
+
+
+def _too_long_to_check(text: str) -> bool:
+    """Whether `text` holds a number of more digits than Python converts to int (4,300 by
+    default); reading it would raise, so such a step is left unchecked, not failed."""
+    limit = sys.get_int_max_str_digits()
+    return limit > 0 and _overlong_number_re(limit).search(text) is not None
+
+
 def clear_caches() -> None:
     """Forget memoized results (for cold-start timing)."""
     _check_line.cache_clear()
@@ -61,7 +75,7 @@ def clear_caches() -> None:
 def check_steps(steps: list[str], question: str | None = None) -> list[StepVerdict]:
     """Check every arithmetic claim of each step; names bound earlier carry forward."""
     bindings: Bindings = ()
-    if question and "=" in question:
+    if question and "=" in question and not _too_long_to_check(question):
         # Definitions such as `x = 12` in the question itself seed the names.
         names: dict[str, Number] = {}
         # LaTeX is hidden first: read as text, `x = 2^{3}` would bind x to 2.
@@ -70,6 +84,9 @@ def check_steps(steps: list[str], question: str | None = None) -> list[StepVerdi
         bindings = tuple(names.items())
     verdicts = []
     for index, step in enumerate(steps):
+        if _too_long_to_check(step):
+            verdicts.append(StepVerdict(index, "unchecked", 0, "a number too long to read"))
+            continue
         verdict, claims, detail, bindings = _check_line(step, bindings)
         verdicts.append(StepVerdict(index, verdict, claims, detail))
     return verdicts
