@@ -9,7 +9,9 @@ from __future__ import annotations
 
 import json
 import os
+import stat
 import sys
+import tempfile
 import threading
 from collections.abc import Sequence
 from pathlib import Path
@@ -25,6 +27,8 @@ import typer
 from rich.console import Console
 from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeElapsedColumn
+from typer._click.exceptions import ClickException  # typer 0.29 bundles its own click
+from typer.core import TyperGroup
 
 from errata.flows.batches import DEFAULT_SYNTHETIC_LIMIT, config_hash_for  # no Prefect there
 from errata.generators.domains import check_error_types
@@ -32,7 +36,7 @@ from errata.generators.recipes.select import DEFAULT_NGRAM
 from errata.generators.rendering import ANSWER_FORMATS
 from errata.generators.sources.check import SourceKind, check_source
 from errata.generators.sources.errors import BadInputError
-from errata.generators.sources.files import iter_json_lines
+from errata.generators.sources.files import check_regular_file, iter_json_lines
 from errata.schemas.exports import RECIPES
 from errata.schemas.records import ERROR_TYPES, Origin
 from errata.store import catalog
@@ -40,9 +44,35 @@ from errata.store.catalog import DEFAULT_SHARDS, check_shard_root
 from errata.store.export import DEFAULT_EXPORT, ExportDirError, export_files, is_export
 from errata.store.shards import check_schema_version
 
-app = typer.Typer(add_completion=False, no_args_is_help=False, help=__doc__)
 console = Console()
 err_console = Console(stderr=True)
+
+
+def _print_error(message: str) -> None:
+    # Messages quote user input (e.g. `openai/gsm8k[train]:2`); rich must not read it as markup.
+    err_console.print(f"[bold red]error:[/] {escape(message)}", soft_wrap=True)
+
+
+class OneLineErrorsGroup(TyperGroup):
+    """Typer's command group, but a usage error (a bad option value, an unknown option) is one
+    line, `error: <what click says>`, exit 2, instead of a framed usage box."""
+
+    def main(self, *args: Any, standalone_mode: bool = True, **kwargs: Any) -> Any:
+        if not standalone_mode:
+            return super().main(*args, standalone_mode=False, **kwargs)
+        try:
+            # Not standalone: click raises its errors here and returns a command's exit code.
+            code = super().main(*args, standalone_mode=False, **kwargs)
+        except ClickException as exc:
+            _print_error(exc.format_message())
+            sys.exit(exc.exit_code)
+        except typer.Abort:  # Ctrl-C or end of input at a prompt
+            _print_error("aborted")
+            sys.exit(1)
+        sys.exit(code if isinstance(code, int) else 0)
+
+
+app = typer.Typer(cls=OneLineErrorsGroup, add_completion=False, no_args_is_help=False, help=__doc__)
 
 # One name per meaning: --shards is always a shard root, --out always something written.
 ShardsOption = Annotated[
@@ -62,9 +92,39 @@ TOP_REASONS = 3
 
 
 def _fail(message: str, code: int = 2) -> None:
-    # Messages quote user input (e.g. `openai/gsm8k[train]:2`); rich must not read it as markup.
-    err_console.print(f"[bold red]error:[/] {escape(message)}", soft_wrap=True)
+    _print_error(message)
     raise typer.Exit(code)
+
+
+def _write_output(out: Path | None, text: str) -> None:
+    """`text` to stdout, or to `out` through a temporary file beside it, so that a failure
+    leaves an existing `out` as it was."""
+    if out is None:
+        sys.stdout.write(text)
+        return
+    data = text.encode("utf-8")
+    try:
+        descriptor, temporary = tempfile.mkstemp(dir=out.parent, prefix=f".{out.name}.")
+    except OSError as exc:
+        _fail(f"--out {out}: {exc.strerror}")
+    try:
+        with os.fdopen(descriptor, "wb") as handle:
+            handle.write(data)
+        # mkstemp's file is private (0600); the output gets the mode a plain write would.
+        os.chmod(temporary, _output_mode(out))
+        os.replace(temporary, out)
+    except OSError as exc:
+        Path(temporary).unlink(missing_ok=True)
+        _fail(f"--out {out}: {exc.strerror}")
+
+
+def _output_mode(out: Path) -> int:
+    """The existing file's permissions, or those of a new file under the current umask."""
+    if out.is_file():
+        return stat.S_IMODE(out.stat().st_mode)
+    umask = os.umask(0)
+    os.umask(umask)
+    return 0o666 & ~umask
 
 
 def _check_shards(shards: Path) -> None:
@@ -253,10 +313,7 @@ def _annotate_file(path: Path, out: Path | None, annotate: Any) -> int:
             expected = str(exc).removeprefix("expected ")
             raise BadInputError(str(path), line_no, expected) from exc
     text = "\n".join(lines) + ("\n" if lines else "")
-    if out is None:
-        sys.stdout.write(text)
-    else:
-        out.write_text(text, encoding="utf-8")
+    _write_output(out, text)
     return len(lines)
 
 
@@ -264,8 +321,8 @@ def _annotate_file(path: Path, out: Path | None, annotate: Any) -> int:
 def verify_answers_command(
     file: Path,
     out: Annotated[Path | None, typer.Option(help="Write here instead of stdout")] = None,
-    workers: int = 2,
-    timeout: int = 5,
+    workers: Annotated[int, typer.Option(min=1)] = 2,
+    timeout: Annotated[int, typer.Option(min=1, help="Seconds per answer pair")] = 5,
 ) -> None:
     """Add `verdict` to each JSON line with `prediction` and `reference`."""
     from errata.generators.verify.answers import annotate_records
@@ -278,10 +335,8 @@ def verify_answers_command(
     except ValueError as exc:
         _fail(f"{file}:{str(exc).removeprefix('line ')}")
     text = "".join(json.dumps(r, ensure_ascii=False) + "\n" for r in annotated)
-    if out is None:
-        sys.stdout.write(text)
-    else:
-        out.write_text(text, encoding="utf-8")
+    _write_output(out, text)
+    if out is not None:
         verdicts: dict[str, int] = {}
         for record in annotated:
             verdicts[record["verdict"]] = verdicts.get(record["verdict"], 0) + 1
@@ -382,11 +437,7 @@ def export(
     ] = None,
     decontaminate: Annotated[
         list[Path] | None,
-        typer.Option(
-            exists=True,
-            dir_okay=False,
-            help="Benchmark file (JSONL/JSON/Parquet with questions); repeatable",
-        ),
+        typer.Option(help="Benchmark file (JSONL/JSON/Parquet with questions); repeatable"),
     ] = None,
     ngram: Annotated[
         int, typer.Option(min=1, help="Words per n-gram for decontamination")
@@ -416,6 +467,8 @@ def export(
         chosen_origins = _choices("--origins", "origin", origins, ORIGINS)
         if answer_format is not None:
             _choices("--answer-format", "answer format", answer_format, ANSWER_FORMATS)
+        for benchmark in decontaminate or []:
+            check_regular_file(benchmark)  # the contents are read by the export
     except ValueError as exc:
         _fail(str(exc))
     _check_shards(shards)
