@@ -9,6 +9,7 @@ module imports no Prefect, so a run that is not tracked starts in well under a s
 from __future__ import annotations
 
 import json
+import logging
 import multiprocessing
 import os
 import time
@@ -36,12 +37,15 @@ from errata.schemas.records import (
     StageCount,
 )
 from errata.store.shards import (
+    StoreLock,
     batch_done,
     batch_item_ids,
     batch_key,
     batches_at,
     check_schema_version,
     clean_orphans,
+    lock_store,
+    quarantine_unreadable,
     read_shard_records,
     remove_batch,
     write_records,
@@ -50,6 +54,8 @@ from errata.store.shards import (
 DEFAULT_SHARDS = "data/shards"
 DEFAULT_BATCH_SIZE = 100
 DEFAULT_SYNTHETIC_LIMIT = 200
+log = logging.getLogger("errata")
+
 # Every table a batch writes; `mistakes` last, so its shard is the batch's commit point.
 BATCH_TABLES = ("problems", "rejects", "batches", "mistakes")
 
@@ -248,14 +254,71 @@ def plan_run(
     )
 
 
+@dataclass
+class StoreHold:
+    """What the orchestrating process holds on a store between `prepare_store` and
+    `finish_run`: the writer lock, and the shards it quarantined, for the summary."""
+
+    lock: StoreLock | None
+    quarantined: list[str] = field(default_factory=list)
+
+
+# By root. Module state because the Prefect flow calls prepare_store and finish_run as two
+# steps; both run in the orchestrating process.
+_holds: dict[str, StoreHold] = {}
+
+
+def _hold_key(root: str) -> str:
+    return root if "://" in root else os.path.abspath(root)
+
+
+def hold_store(root: str) -> StoreHold:
+    """Take the store's writer lock (StoreBusyError if another run has it) for this run.
+
+    A hold left by an earlier run of this process that died before `finish_run` is released
+    first, so a caller that retries in-process is not locked out by itself.
+    """
+    release_store(root)
+    hold = StoreHold(lock=lock_store(root))
+    _holds[_hold_key(root)] = hold
+    return hold
+
+
+def release_store(root: str) -> list[str]:
+    """Release this process's hold on the store; returns the shards it quarantined."""
+    hold = _holds.pop(_hold_key(root), None)
+    if hold is None:
+        return []
+    if hold.lock is not None:
+        hold.lock.release()
+    return hold.quarantined
+
+
+def quarantine_damaged(root: str) -> list[str]:
+    """Move shards that do not read back to the quarantine, each with a warning line."""
+    moved = [str(p) for p in quarantine_unreadable(root)]
+    for path in moved:
+        log.warning(
+            "errata: a shard did not read back whole; moved to %s, its batch is redone", path
+        )
+    return moved
+
+
 def prepare_store(plan: RunPlan) -> None:
-    """Before any batch: refuse an old store, clear stale temp files, write source rejects."""
+    """Before any batch: refuse an old store, lock it for this run, quarantine damaged shards,
+    clear stale temp files, write source rejects. `finish_run` releases the lock."""
     check_schema_version(plan.root)
-    clean_orphans(plan.root)
-    rejects = bad_line_rejects(plan.bad_lines, plan.run_id)
-    if rejects:
-        key = batch_key([r.item_id for r in rejects])
-        write_records(plan.root, "rejects", plan.config_key, key, rejects)
+    hold = hold_store(plan.root)
+    try:
+        hold.quarantined = quarantine_damaged(plan.root)
+        clean_orphans(plan.root)
+        rejects = bad_line_rejects(plan.bad_lines, plan.run_id)
+        if rejects:
+            key = batch_key([r.item_id for r in rejects])
+            write_records(plan.root, "rejects", plan.config_key, key, rejects)
+    except BaseException:
+        release_store(plan.root)
+        raise
 
 
 # --- one batch ---------------------------------------------------------------------------------
@@ -393,11 +456,22 @@ def errata_version() -> str:
 def finish_run(
     plan: RunPlan, outcomes: Sequence[BatchOutcome], started_at: str, started: float
 ) -> dict[str, Any]:
-    """Write the run's `runs` record and return its summary.
+    """Write the run's `runs` record, release the store and return the run's summary.
 
     The counts are the source's plus the books of every batch of the run, whether it ran now
     or was already done, so a resumed run reports the same totals as an uninterrupted one.
+    `quarantined` lists the damaged shards moved aside at the start (their batches redone).
     """
+    try:
+        summary = _write_run(plan, outcomes, started_at, started)
+    finally:
+        quarantined = release_store(plan.root)
+    return {**summary, "quarantined": quarantined}
+
+
+def _write_run(
+    plan: RunPlan, outcomes: Sequence[BatchOutcome], started_at: str, started: float
+) -> dict[str, Any]:
     counts = sum_counts([source_count(plan), *(c for o in outcomes for c in o.books)])
     run = Run(
         run_id=plan.run_id,
@@ -442,5 +516,9 @@ def generate_locally(workers: int = 2, **parameters: Any) -> dict[str, Any]:
     started, started_at = time.perf_counter(), now_iso()
     plan = plan_run(**parameters)
     prepare_store(plan)
-    outcomes = run_batches_locally(plan.batches, workers)
+    try:
+        outcomes = run_batches_locally(plan.batches, workers)
+    except BaseException:
+        release_store(plan.root)
+        raise
     return finish_run(plan, outcomes, started_at, started)

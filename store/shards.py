@@ -7,10 +7,15 @@ file, so a crash never leaves a half-written `.parquet` behind.
 Roots are local folders or fsspec URLs (`memory://`, `s3://...`) shared by several hosts. On
 other filesystems a shard is written as a hidden temp object and moved into place, which is
 as atomic as that filesystem's move.
+
+One run writes into a local root at a time (`lock_store`), and a shard that no longer reads
+back (truncated from outside) is moved to `_quarantine/` so its batch is redone
+(`quarantine_unreadable`).
 """
 
 from __future__ import annotations
 
+import fcntl
 import os
 import secrets
 import socket
@@ -39,12 +44,22 @@ SCHEMA_VERSION_KEY = b"errata.schema_version"
 # root: a writer on another host has a pid that means nothing here.
 ORPHAN_MAX_AGE_SECONDS = 3600.0
 
+# Held (flock) by the process that orchestrates a run, for the whole run; see `lock_store`.
+LOCK_NAME = ".errata-run.lock"
+# Shards that did not read back, kept for a post-mortem. Outside every table folder, so no
+# reader's glob (`<table>/**/*.parquet`) and no `shard_files` ever sees them.
+QUARANTINE_DIR = "_quarantine"
+
 # A root or shard location: a local path, or an fsspec URL for other filesystems.
 Location = Path | str
 
 
 class SchemaVersionError(ValueError):
     """Shards under a root were written by another errata schema version."""
+
+
+class StoreBusyError(ValueError):
+    """Another errata run holds the writer lock of a shard root."""
 
 
 def _filesystem(location: Location) -> tuple[AbstractFileSystem, str]:
@@ -302,18 +317,30 @@ def read_records(root: Location, table_name: str) -> list[Record]:
     return [model.model_validate(row) for row in read_table(root, table_name).to_pylist()]
 
 
+def _footer(shard: Location) -> pq.FileMetaData | None:
+    """The shard's Parquet footer, or None when the file does not end in a readable one."""
+    fs, path = _filesystem(shard)
+    try:
+        return pq.read_metadata(path, filesystem=fs)
+    except (OSError, ValueError):  # pyarrow's ArrowInvalid is a ValueError, ArrowIOError an OSError
+        return None
+
+
 def check_schema_version(root: Location) -> None:
     """Raise SchemaVersionError if any shard under `root` has another schema version.
 
-    Reads footers only (a few KB per shard), so it is cheap to call before every run.
+    Reads footers only (a few KB per shard), so it is cheap to call before every run. A shard
+    without a readable footer is no version at all: the next run quarantines it.
     """
     if not _exists(root):
         return
     found: dict[str, int] = {}
     for table in TABLES:
         for shard in shard_files(root, table):
-            fs, path = _filesystem(shard)
-            metadata = pq.read_metadata(path, filesystem=fs).metadata or {}
+            footer = _footer(shard)
+            if footer is None:
+                continue
+            metadata = footer.metadata or {}
             version = metadata.get(SCHEMA_VERSION_KEY, b"").decode() or "unknown"
             if version != SCHEMA_VERSION:
                 found[version] = found.get(version, 0) + 1
@@ -323,3 +350,97 @@ def check_schema_version(root: Location) -> None:
             f"{root}: shards written by errata schema version {versions}; this errata reads "
             f"version {SCHEMA_VERSION}. Write to a new shard folder or delete this one."
         )
+
+
+# --- damaged shards ----------------------------------------------------------------------------
+
+
+def unreadable_shards(root: Location) -> list[Location]:
+    """Visible shards of every table whose Parquet footer does not read back (truncated)."""
+    return [s for table in TABLES for s in shard_files(root, table) if _footer(s) is None]
+
+
+def quarantine(root: Location, shard: Location) -> Location:
+    """Move one shard to `root/_quarantine/<its path under root>`; returns where it went.
+
+    A file already quarantined under that name is kept: the newcomer gets a time suffix.
+    """
+    fs, base = _filesystem(root)
+    _, path = _filesystem(shard)
+    relative = path[len(base.rstrip("/")) + 1 :]
+    target = f"{base.rstrip('/')}/{QUARANTINE_DIR}/{relative}"
+    if fs.exists(target):
+        target = f"{target.removesuffix(SHARD_SUFFIX)}.{time.time_ns()}{SHARD_SUFFIX}"
+    fs.makedirs(target.rsplit("/", 1)[0], exist_ok=True)
+    fs.mv(path, target)
+    return (
+        target
+        if isinstance(fs, LocalFileSystem) and not _is_url(root)
+        else fs.unstrip_protocol(target)
+    )
+
+
+def quarantine_unreadable(root: Location) -> list[Location]:
+    """Quarantine every shard under `root` that does not read back; returns the new paths.
+
+    A batch is done when its shards exist, so a shard cut short from outside would otherwise
+    count as done and only fail later, in DuckDB. Once it is gone its batch is redone. Only
+    shards behind an atomic rename are visible, so a writer still running never has one here.
+    """
+    if not _exists(root):
+        return []
+    return [quarantine(root, shard) for shard in unreadable_shards(root)]
+
+
+# --- one writer per store ----------------------------------------------------------------------
+
+
+class StoreLock:
+    """An flock on `root/.errata-run.lock`, held until `release` (or the process dies)."""
+
+    def __init__(self, fd: int, path: Path) -> None:
+        self.fd, self.path = fd, path
+
+    def release(self) -> None:
+        if self.fd >= 0:
+            os.close(self.fd)  # closing the descriptor releases the flock
+            self.fd = -1
+
+
+def _lock_holder(fd: int) -> str:
+    text = os.pread(fd, 200, 0).decode("utf-8", errors="replace").strip()
+    return text or "pid unknown"
+
+
+def lock_store(root: Location) -> StoreLock | None:
+    """Take the writer lock of a local shard root for a whole run, or raise StoreBusyError.
+
+    Two runs writing one store at once can each write their own cut of the same batch
+    position (`-n 2950` and `-n 3000`), and neither sees the other's to supersede it, so rows
+    are duplicated. The second run fails fast, in one line naming the holder, rather than
+    waiting: a run that silently waits behind another for an hour looks hung. The process that
+    orchestrates the run holds the lock; batches written by its pool or Dask workers, on this
+    host or another, fall inside that window. flock holds on local disks and, through the
+    kernel's lock manager, on NFS. The lock dies with its process, so a killed run never
+    leaves the store locked.
+
+    An fsspec URL root (`s3://`, `memory://`) gets no lock (None): object stores have no
+    flock, so concurrent runs on one URL must be kept apart by whoever starts them.
+    """
+    if _is_url(root):
+        return None
+    _make_dirs(Path(root))
+    path = Path(root) / LOCK_NAME
+    fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o666)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        holder = _lock_holder(fd)
+        os.close(fd)
+        raise StoreBusyError(
+            f"another errata run is writing to {root} ({holder}); wait for it or use another "
+            "--shards"
+        ) from None
+    os.ftruncate(fd, 0)
+    os.pwrite(fd, f"pid {os.getpid()} on {socket.gethostname()}".encode(), 0)
+    return StoreLock(fd, path)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import os
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -31,11 +31,13 @@ def gsm8k_problem(
     metadata: Mapping[str, Any],
     where: str = "<rows>",
     line: int | None = None,
+    nth_on_line: int = 0,
 ) -> Problem:
     """One GSM8K row (`question`, `answer` ending in `#### n`) as a Problem.
 
     reference_solution keeps the full `answer` text, `#### n` included, so it stays in the
-    original format; reference_answer is n without thousands commas.
+    original format; reference_answer is n without thousands commas. `nth_on_line` is the
+    row's place among the records that start on the same line (see `source_index`).
     """
     record = dict(row)
     question = require_text(record, "question", where, line)
@@ -50,7 +52,7 @@ def gsm8k_problem(
             got="no '####' line",
             reason="no_final_answer",
         )
-    source_id = f"{split}-{index:05d}"
+    source_id = f"{split}-{source_index(index, nth_on_line)}"
     return Problem(
         problem_id=problem_id(SOURCE, source_id),
         source=SOURCE,
@@ -63,6 +65,15 @@ def gsm8k_problem(
         license=LICENSE,
         metadata=canonical_json(dict(metadata)),
     )
+
+
+def source_index(index: int, nth_on_line: int) -> str:
+    """`00041` for the first record of line 42, `00041-3` for the fourth record on it.
+
+    JSON lines hold one record a line, so their ids stay `{index:05d}` as before; a one-line
+    JSON array holds every record on line 1, and the suffix keeps their ids apart.
+    """
+    return f"{index:05d}" if nth_on_line == 0 else f"{index:05d}-{nth_on_line}"
 
 
 def problems_from_rows(
@@ -128,6 +139,21 @@ def _load_hub(
     return problems_from_rows(dataset, split, hub_id, skip_bad, bad_lines)
 
 
+def _numbered_records(
+    path: Path, skip_bad: bool, bad_lines: list[BadLine] | None
+) -> Iterator[tuple[int, int, dict[str, Any], str]]:
+    """(line, nth record starting on that line, row, raw) for each record of the file.
+
+    `nth` counts only the records read back as objects: with `--skip-bad`, a skipped non-object
+    element of a one-line array shifts the suffixes of the records after it on that line.
+    """
+    previous_line, nth = None, 0
+    for line, row, raw in iter_raw_records(path, skip_bad, bad_lines):
+        nth = nth + 1 if line == previous_line else 0
+        previous_line = line
+        yield line, nth, row, raw
+
+
 def load_gsm8k(
     path_or_hub_id: str,
     split: str = "test",
@@ -138,8 +164,9 @@ def load_gsm8k(
     """GSM8K problems from a local `.jsonl`/`.parquet` file, or a Hub id such as `openai/gsm8k`.
 
     source_id is `{split}-{index:05d}` with index = line (or row) number - 1, so ids match the
-    Hub row order and stay stable when bad lines are skipped. A row without a `#### n` answer
-    line raises BadInputError, or with `skip_bad` becomes a BadLine.
+    Hub row order and stay stable when bad lines are skipped; a record that is not the first
+    to start on its line (a JSON array on one line) gets `-{n}` after it. A row without a
+    `#### n` answer line raises BadInputError, or with `skip_bad` becomes a BadLine.
     """
     if is_hub_id(path_or_hub_id):
         return _load_hub(path_or_hub_id, split, skip_bad, bad_lines, limit)
@@ -152,9 +179,9 @@ def load_gsm8k(
     problems: list[Problem] = []
     if limit is not None and limit <= 0:
         return problems
-    for line, row, raw in iter_raw_records(path, skip_bad, bad_lines):
+    for line, nth, row, raw in _numbered_records(path, skip_bad, bad_lines):
         try:
-            problem = gsm8k_problem(row, line - 1, split, {"file": path.name}, where, line)
+            problem = gsm8k_problem(row, line - 1, split, {"file": path.name}, where, line, nth)
         except BadInputError as error:
             skip_or_raise(error, raw, skip_bad, bad_lines)
             continue
