@@ -89,16 +89,23 @@ CASES = {
 NOT_AN_ERROR = {("lone-surrogate", "export-decontaminate")}
 
 
-def _file_args(path: Path, out: Path) -> dict[str, list[str]]:
-    """Every command that takes a file, run on `path`; `out` is their output (never made)."""
+def _file_args(path: Path, out: Path, store: Path | None = None) -> dict[str, list[str]]:
+    """Every command that takes a file, run on `path`; what they would write goes under `out`.
+
+    `export --decontaminate` is among them when a shard root `store` is given.
+    """
     shards = str(out / "shards")
     fields = ["--question-field", "question", "--solution-field", "answer"]
-    return {
+    args = {
         "run-gsm8k": ["run", "--source", "gsm8k", "--path", str(path), "--shards", shards],
         "run-file": ["run", "--source", "file", "--path", str(path), *fields, "--shards", shards],
         "verify-answers": ["verify-answers", str(path), "--out", str(out / "answers.jsonl")],
         "verify-steps": ["verify-steps", str(path), "--out", str(out / "steps.jsonl")],
     }
+    if store is not None:
+        export = ["export", "--decontaminate", str(path), "--shards", str(store)]
+        args["export-decontaminate"] = [*export, "--out", str(out / "export")]
+    return args
 
 
 COMMANDS = ["run-gsm8k", "run-file", "verify-answers", "verify-steps", "export-decontaminate"]
@@ -159,10 +166,7 @@ def test_bad_file_is_one_line_and_changes_nothing(
     monkeypatch.chdir(tmp_path)
     case = CASES[case_id]
     path, out = _prepare(tmp_path, case)
-    args = _file_args(path, out)
-    args["export-decontaminate"] = [
-        "export", "--decontaminate", str(path), "--shards", str(store), "--out", str(out / "x")
-    ]  # fmt: skip
+    args = _file_args(path, out, store)
     before = _snapshot(tmp_path)
     store_before = _snapshot(store)
     result = runner.invoke(app, args[command])
@@ -183,21 +187,31 @@ SUBPROCESS_CASES = [
 ]
 
 
-@pytest.mark.parametrize(("case_id", "command"), SUBPROCESS_CASES)
-def test_bad_file_through_the_console_script(case_id: str, command: str, tmp_path: Path) -> None:
-    case = CASES[case_id]
-    path, out = _prepare(tmp_path, case)
-    before = _snapshot(tmp_path)
-    process = subprocess.run(
-        [str(ERRATA), *_file_args(path, out)[command]],
-        cwd=tmp_path,
+def _console_script(args: list[str], cwd: Path) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [str(ERRATA), *args],
+        cwd=cwd,
         env=os.environ | {"COLUMNS": "200"},
         capture_output=True,
         text=True,
         timeout=120,
     )
+
+
+@pytest.mark.parametrize(("case_id", "command"), SUBPROCESS_CASES)
+def test_bad_file_through_the_console_script(case_id: str, command: str, tmp_path: Path) -> None:
+    case = CASES[case_id]
+    path, out = _prepare(tmp_path, case)
+    before = _snapshot(tmp_path)
+    process = _console_script(_file_args(path, out)[command], tmp_path)
     _assert_one_line_error(process.stdout + process.stderr, process.returncode, _where(case))
     assert _snapshot(tmp_path) == before
+
+
+def test_option_error_through_the_console_script(tmp_path: Path) -> None:
+    process = _console_script(["run", "-n", "0"], tmp_path)
+    _assert_one_line_error(process.stdout + process.stderr, process.returncode, "--limit")
+    assert list(tmp_path.iterdir()) == []
 
 
 # --- every reader, called directly ---------------------------------------------------------
@@ -325,3 +339,16 @@ def test_overlong_number_leaves_only_its_step_unchecked(tmp_path: Path) -> None:
 def test_bad_input_error_is_a_value_error() -> None:
     # The CLI reports every ValueError from a reader as one line; BadInputError must be one.
     assert issubclass(BadInputError, ValueError)
+
+
+def test_verify_replaces_out_only_when_done_and_keeps_its_mode(tmp_path: Path) -> None:
+    path = tmp_path / "good.jsonl"
+    path.write_text(_json_line())
+    out = tmp_path / "out.jsonl"
+    out.write_bytes(PREVIOUS_OUT)
+    out.chmod(0o640)
+    result = runner.invoke(app, ["verify-answers", str(path), "--out", str(out)])
+    assert result.exit_code == 0, result.output
+    assert json.loads(out.read_text())["verdict"] == "correct"
+    assert out.stat().st_mode & 0o777 == 0o640
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["good.jsonl", "out.jsonl"]
