@@ -134,14 +134,16 @@ def test_a_run_refused_by_the_lock_writes_nothing(tmp_path: Path) -> None:
 
 @pytest.mark.slow
 def test_two_runs_at_once_on_one_store_never_duplicate_rows(tmp_path: Path) -> None:
-    """Same seed, different -n, started together: the last batch position is where both cuts
-    (80-90 and 80-100) would be written if nothing kept the runs apart. Small n keeps ten
-    rounds fast; the runs still overlap, since the CLI's start-up is most of a run here."""
+    """Same seed, different -n, started together: both would write their own cut of the last
+    batch position (90-95 and 90-100) if nothing kept them apart; without the lock about
+    half the rounds end with 105 problem rows for 100 ids. A -n that is a multiple of the
+    batch size has no partial batch, so could never collide. The runs overlap even at small
+    n, since the CLI's start-up is most of a run here."""
     refused = 0
     for attempt in range(10):
         root = tmp_path / f"store-{attempt}"
         common = ["run", "--batch-size", "10", "--workers", "1", "--shards", str(root)]
-        runs = [start_errata(*common, "-n", n) for n in ("90", "100")]
+        runs = [start_errata(*common, "-n", n) for n in ("95", "100")]
         errors = [run.communicate()[1] for run in runs]
         for run, error in zip(runs, errors, strict=True):
             # A run either finished or was refused in one line naming the store's holder.
