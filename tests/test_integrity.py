@@ -199,12 +199,14 @@ def test_a_run_killed_at_its_first_shard_write_resumes_to_the_same_bytes(tmp_pat
 
 @pytest.mark.slow
 def test_an_export_killed_in_its_first_seconds_reruns_to_the_same_folder(tmp_path: Path) -> None:
+    """kill -9 one export in its start-up (first 2 s), another at its first file write."""
     shards, clean, killed = tmp_path / "shards", tmp_path / "clean", tmp_path / "killed"
     generate_locally(shards=str(shards), limit=300, batch_size=100, seed=2, workers=1)
     assert errata("export", "--shards", str(shards), "--out", str(clean)).returncode == 0
 
     command = [*ERRATA, "export", "--shards", str(shards), "--out", str(killed)]
     kill_at_first_write(command, untracked_env(), killed, deadline_seconds=2.0)
+    assert kill_at_first_write(command, untracked_env(), killed), "killed before any write"
     rerun = errata("export", "--shards", str(shards), "--out", str(killed))
     assert rerun.returncode == 0, rerun.stderr[-2000:]
 
