@@ -21,7 +21,9 @@ from errata.store.shards import (
     QUARANTINE_DIR,
     StoreBusyError,
     lock_store,
+    quarantine_unreadable,
     shard_files,
+    unreadable_shards,
 )
 from tests.conftest import GSM8K_TEST, REPO
 from tests.killed_runs import kill_at_first_write
@@ -176,6 +178,25 @@ def test_a_truncated_shard_is_quarantined_and_its_batch_redone(tmp_path: Path) -
     for table in ID_COLUMNS:
         count = f"select count(*) from {table}"
         assert sql(damaged, count) == sql(clean, count)
+
+
+def test_a_damaged_shard_under_an_fsspec_root_is_quarantined_too() -> None:
+    import fsspec
+
+    root = f"memory://errata-quarantine-{os.getpid()}"
+    fs = fsspec.filesystem("memory")
+    try:
+        generate_locally(shards=root, limit=20, batch_size=10, workers=1)
+        [first, _] = shard_files(root, "problems")
+        _, path = fsspec.core.url_to_fs(str(first))
+        fs.pipe(path, fs.cat(path)[:100])  # cut short, as an interrupted copy would leave it
+
+        assert [str(s) for s in unreadable_shards(root)] == [str(first)]
+        [moved] = quarantine_unreadable(root)
+        assert f"/{QUARANTINE_DIR}/problems/" in str(moved) and fs.exists(str(moved))
+        assert unreadable_shards(root) == [] and len(shard_files(root, "problems")) == 1
+    finally:
+        fs.rm(root, recursive=True)
 
 
 # --- item 4: kill -9 at the first write --------------------------------------------------------
