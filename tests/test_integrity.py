@@ -13,6 +13,7 @@ from pathlib import Path
 import pytest
 
 from errata.flows.batches import generate_locally
+from errata.generators.sources.files import load_mapped
 from errata.generators.sources.gsm8k import load_gsm8k
 from errata.store import catalog
 from errata.store.export import read_manifest
@@ -97,6 +98,17 @@ def test_a_one_line_json_array_gives_every_record_its_own_problem_id(tmp_path: P
     assert export.returncode == 0, export.stderr[-2000:]
     splits = {split for splits in read_manifest(out)["files"].values() for split in splits}
     assert splits == {"train", "test"}
+
+
+def test_a_one_line_array_of_a_mapped_file_gives_every_record_its_own_id(tmp_path: Path) -> None:
+    rows = [
+        {"q": f"What is {i} + 1?", "s": f"{i} + 1 = <<{i}+1={i + 1}>>{i + 1}"} for i in range(9)
+    ]
+    array = tmp_path / "mine.json"
+    array.write_text(json.dumps([{**row, "a": str(i + 1)} for i, row in enumerate(rows)]))
+    problems = load_mapped(array, question_field="q", solution_field="s", answer_field="a")
+    assert [p.source_id for p in problems] == ["1", *(f"1-{n}" for n in range(1, 9))]
+    assert len({p.problem_id for p in problems}) == 9
 
 
 def test_json_lines_keep_their_line_numbered_ids() -> None:

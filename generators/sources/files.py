@@ -341,9 +341,10 @@ def _answer_text(value: Any) -> str | None:
     return None
 
 
-def _source_id(row: dict[str, Any], path: str, line: int) -> str:
+def _source_id(row: dict[str, Any], path: str, line: int, nth_on_line: int) -> str:
     if "id" not in row or row["id"] is None:
-        return str(line)
+        # Records of a one-line JSON array share a line; the first keeps the plain number.
+        return str(line) if nth_on_line == 0 else f"{line}-{nth_on_line}"
     value = row["id"]
     if isinstance(value, bool) or not isinstance(value, str | int) or str(value).strip() == "":
         raise BadInputError(
@@ -374,7 +375,7 @@ def load_mapped(
     field itself), from a last solution line `#### n`. A solution without that line gets it
     appended from the answer field, since the stages read the answer from the solution.
     `source` defaults to `file:<stem>`; source_id is the row's `id` when present, else its
-    line number.
+    line number (`line-n` for the n-th further record of a one-line JSON array).
     """
     where = str(path)
     stem = Path(path).name
@@ -385,7 +386,10 @@ def load_mapped(
     source_name = source or f"file:{stem}"
     problems: list[Problem] = []
     first_line_of_id: dict[str, int] = {}
+    previous_line, nth_on_line = None, 0
     for line, row, raw in iter_raw_records(path, skip_bad, bad_lines):
+        nth_on_line = nth_on_line + 1 if line == previous_line else 0
+        previous_line = line
         try:
             question = require_text(row, question_field, where, line)
             solution = require_text(row, solution_field, where, line)
@@ -414,7 +418,7 @@ def load_mapped(
                     got="nothing",
                     reason="no_final_answer",
                 )
-            source_id = _source_id(row, where, line)
+            source_id = _source_id(row, where, line, nth_on_line)
             if source_id in first_line_of_id:
                 raise BadInputError(
                     where,
