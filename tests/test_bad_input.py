@@ -84,10 +84,6 @@ CASES = {
     "bad-json-line": Case("syntax.jsonl", _text(_json_line() + "{oops\n"), line=2),
 }
 
-# The decontamination reader n-grams benchmark questions and writes none of them, so a lone
-# surrogate there is harmless and accepted.
-NOT_AN_ERROR = {("lone-surrogate", "export-decontaminate")}
-
 
 def _file_args(path: Path, out: Path, store: Path | None = None) -> dict[str, list[str]]:
     """Every command that takes a file, run on `path`; what they would write goes under `out`.
@@ -158,7 +154,7 @@ def _prepare(tmp_path: Path, case: Case) -> tuple[Path, Path]:
 
 @pytest.mark.parametrize(
     ("case_id", "command"),
-    [(c, m) for c in CASES for m in COMMANDS if (c, m) not in NOT_AN_ERROR],
+    [(c, m) for c in CASES for m in COMMANDS],
 )
 def test_bad_file_is_one_line_and_changes_nothing(
     case_id: str, command: str, tmp_path: Path, store: Path, monkeypatch: pytest.MonkeyPatch
@@ -231,7 +227,6 @@ READERS: dict[str, Callable[[Path], object]] = {
 
 
 READER_ACCEPTS = {
-    ("lone-surrogate", "contamination"): "accepted on purpose: see NOT_AN_ERROR",
     ("wrong-field-type", "iter_json_lines"): "reads objects; fields are its callers' to check",
     ("wrong-field-type", "read_records"): "reads objects; fields are its callers' to check",
 }

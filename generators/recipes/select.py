@@ -228,13 +228,22 @@ def _parquet_questions(path: Path, fields: tuple[str, ...]) -> Iterator[str]:
         yield _question({column: value}, (column,), path, f"row {number}")
 
 
+def _valid_text(text: str, path: Path, where: str) -> str:
+    """The text, unless JSON smuggled in a lone surrogate, which no UTF-8 text can hold."""
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        raise ValueError(f"{path}: {where}: expected text, got a lone surrogate") from None
+    return text
+
+
 def _question(record: Any, fields: tuple[str, ...], path: Path, where: str) -> str:
     if isinstance(record, dict):
         for name in fields:
             if name in record:
                 value = record[name]
                 if isinstance(value, str):
-                    return value
+                    return _valid_text(value, path, where)
                 raise ValueError(
                     f"{path}: {where}: field {name!r} is {type(value).__name__}, expected a string"
                 )
