@@ -27,7 +27,7 @@ import pyarrow as pa
 
 from errata.schemas.arrow import arrow_schema
 from errata.schemas.exports import EXPORT_CONFIGS
-from errata.store.shards import TEMP_SUFFIX, write_shard
+from errata.store.shards import TEMP_SUFFIX, write_atomically, write_shard
 
 DEFAULT_EXPORT = Path("data/export")
 META_DIR = "_errata"
@@ -114,18 +114,8 @@ def write_manifest(out: Path, manifest: dict[str, Any]) -> None:
 
 
 def write_text(path: Path, text: str) -> None:
-    """Write a text file atomically: a fsynced temp file renamed over the target."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    temp = path.with_name(f".{path.name}.{os.getpid()}{TEMP_SUFFIX}")
-    try:
-        with open(temp, "w", encoding="utf-8", newline="") as file:
-            file.write(text)
-            file.flush()
-            os.fsync(file.fileno())
-        os.replace(temp, path)
-    except BaseException:
-        temp.unlink(missing_ok=True)
-        raise
+    """Write a text file atomically, as every shard is written."""
+    write_atomically(path, lambda file: file.write(text.encode("utf-8")))
 
 
 def read_manifest(out: Path) -> dict[str, Any]:

@@ -20,8 +20,9 @@ import os
 import secrets
 import socket
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
+from typing import BinaryIO
 
 import pyarrow as pa
 import pyarrow.dataset as ds
@@ -149,12 +150,17 @@ def write_shard(path: Location, table: pa.Table, row_group_size: int = ROW_GROUP
     table = table.combine_chunks()
     if _is_url(path):
         return _write_shard_fsspec(str(path), table, row_group_size)
-    path = Path(path)
+    return write_atomically(Path(path), lambda file: _write_parquet(file, table, row_group_size))
+
+
+def write_atomically(path: Path, write: Callable[[BinaryIO], None]) -> Path:
+    """Write a local file through `write` into a fsynced temp file renamed over `path`: a
+    reader, or a crash, never sees it half-written."""
     _make_dirs(path.parent)
     fd, temp = _open_temp(path)
     try:
         with open(fd, "wb") as file:
-            _write_parquet(file, table, row_group_size)
+            write(file)
             file.flush()
             os.fsync(file.fileno())
         os.replace(temp, path)
