@@ -181,6 +181,16 @@ def test_a_truncated_shard_is_quarantined_and_its_batch_redone(tmp_path: Path) -
     with victim.open("r+b") as file:
         file.truncate(victim.stat().st_size // 2)
 
+    from typer.testing import CliRunner
+
+    from errata.flows.cli import app
+
+    # Readers say what is wrong and what fixes it, instead of failing inside DuckDB.
+    for command in (["query", "select 1"], ["stats"], ["export"]):
+        said = CliRunner().invoke(app, [*command, "--shards", str(damaged)])
+        assert said.exit_code == 2 and said.output.count("\n") == 1, said.output
+        assert "does not read back whole" in said.output and "errata run" in said.output
+
     resumed = generate_locally(shards=str(damaged), **run)
 
     moved = damaged / QUARANTINE_DIR / victim.relative_to(damaged)
