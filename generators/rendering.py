@@ -13,6 +13,7 @@ concern and works line by line, so step numbers and step counts never change:
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 
 from errata.generators.solutions import (
@@ -27,6 +28,7 @@ from errata.generators.solutions import (
 )
 
 ANSWER_FORMATS = ("gsm8k", "boxed", "sentence")
+_NUMBER_CHARS = set("0123456789.,")
 # The sources so far (GSM8K, synthetic, mapped word-problem files) all end in `#### n`, the
 # format GSM8K-trained graders read; competition-math sources will default to boxed.
 DEFAULT_ANSWER_FORMAT = "gsm8k"
@@ -63,8 +65,13 @@ def answer_instruction(options: RenderOptions) -> str:
     }[answer_format]
 
 
+# Every mistake of a problem, and both corrections of a mistake, repeat the same steps, and
+# each recipe renders them again: a bounded cache turns most of that into lookups.
+@functools.lru_cache(maxsize=1 << 16)
 def strip_annotations(step: str) -> str:
     """A step without `<<expr=value>>` markup, its arithmetic still written out."""
+    if "<<" not in step:
+        return step
     pieces, cursor = [], 0
     for match in ANNOTATION_RE.finditer(step):
         pieces.append(step[cursor : match.start()])
@@ -77,6 +84,12 @@ def strip_annotations(step: str) -> str:
 
 def _written_out(step: str, annotation_start: int, since: int, expression: str) -> bool:
     """Whether the text since the previous annotation already shows this expression."""
+    # Most steps write the expression as annotated right before it (`16 - 3 - 4 = <<...`):
+    # a text comparison settles those without parsing numbers.
+    head = step[since:annotation_start].rstrip(" =$").replace(" ", "")
+    written = expression.replace(" ", "")
+    if head.endswith(written) and head[: -len(written)][-1:] not in _NUMBER_CHARS:
+        return True
     try:
         tokens = tokenize_expression(expression)
     except SolutionParseError:
