@@ -107,6 +107,7 @@ def render_line(line: str, options: RenderOptions) -> str:
     return line if options.keep_annotations else strip_annotations(line)
 
 
+@functools.lru_cache(maxsize=1 << 15)  # a problem's mistakes share whole continuations
 def render_text(text: str, options: RenderOptions) -> str:
     """Every line of a solution or trajectory rendered; line count unchanged."""
     return "\n".join(render_line(line, options) for line in text.split("\n"))
