@@ -9,6 +9,7 @@ or a constant. That dataflow lets the injector change one step and re-execute th
 from __future__ import annotations
 
 import functools
+import math
 import re
 from dataclasses import dataclass, field, replace
 from fractions import Fraction
@@ -33,10 +34,27 @@ _EXPR_TOKEN_RE = re.compile(r"\s*(?:(\d+(?:\.\d*)?|\.\d+)|(\*\*|[-+*/()]))")
 _MIRROR_CHARS = set("0123456789.,$%+-*/x×÷() ")
 _MIRROR_TAIL_RE = re.compile(r"[\s=$]*$")
 _NUM = r"\$?\d[\d,]*(?:\.\d+)?%?"
-# A visible computation with no annotation, as in `99 + 5 = $104` (final steps often lack one).
-INLINE_CLAIM_RE = re.compile(
-    rf"(?<![\w.,=()])(?<!=\s)({_NUM}(?:\s*[-+*/x×÷−]\s*{_NUM})+)\s*=\s*\$?(\d[\d,]*(?:\.\d+)?)(?![\d,]*\d)"
+# Up to two lowercase unit words after an operand, as in `7 puppies / 20 puppies * 100% = 35%`;
+# `x` is the times sign there, never a unit. More words than that is a sentence, not a sum.
+# A rate such as `miles/day` is one unit word.
+_NOT_UNIT = r"(?![xX]\b|plus\b|minus\b|times\b|divided\b|equals\b)"
+_UNIT_WORDS = rf"(?:\s+{_NOT_UNIT}[a-z]+(?:/[a-z]+)?){{0,2}}"
+_UNIT_WORDS_RE = re.compile(rf"(?:\s+{_NOT_UNIT}[a-z]+(?:/[a-z]+)?)+")
+# Operators and `=` spelled out: "He has $26 more because 200 minus 174 equals 26."
+_WORD_OPERATORS = {"plus": "+", "minus": "-", "times": "*", "divided by": "/"}
+_WORD_OPERATOR = r"\s+(?:plus|minus|times|divided by)\s+"
+_EQUALS = r"(?:\s*=\s*|\s+equals\s+)"
+# An operand of a prose claim: a number (`.6` too) or one level of parentheses, `(1/4)`.
+_TERM = rf"(?:{_NUM}|\.\d+%?|\([^()=<>\n]{{1,60}}\))"
+# Between terms an operator, or nothing beside a parenthesis: `2(40+9)` and `(1/4)24` multiply.
+_JOIN = rf"(?:\s*[-+*/x×÷−–]\s*|{_WORD_OPERATOR}|(?=\()|(?<=\)))"
+# A visible computation `a op b = c` outside annotations, as in `99 + 5 = $104` (final steps
+# often lack an annotation); the result must not run into a variable: `2(2x)=4x` is algebra.
+PROSE_CLAIM_RE = re.compile(
+    rf"(?<![\w.,=()])(?<!=\s)({_TERM}{_UNIT_WORDS}(?:{_JOIN}{_TERM}{_UNIT_WORDS})+)"
+    rf"{_EQUALS}\$?(\d[\d,]*(?:\.\d+)?|\.\d+)(?![\d,]*\d)(?![A-Za-z])"
 )
+_IMPLICIT_TIMES_RE = re.compile(r"(?<=[\d%)])(?=\()|(?<=\))(?=[\d.$])")
 
 NUMBER_WORDS = {
     "one": 1, "two": 2, "three": 3, "four": 4, "five": 5, "six": 6, "seven": 7, "eight": 8,
@@ -216,6 +234,35 @@ def find_loose_mirror(
     return number_spans, tuple(operator_spans)
 
 
+def _masked(step: str) -> str:
+    """The step with its annotations blanked out, offsets kept: `<<5*2=10>>` holds a claim
+    the annotation parser already read, and must not glue onto the text around it."""
+    return ANNOTATION_RE.sub(lambda m: "\0" * len(m.group(0)), step)
+
+
+def _inline_claims(
+    step: str, start: int
+) -> list[tuple[str, str, tuple[int, int], tuple[int, int]]]:
+    """Visible computations `a op b = c` after the step's last annotation (from `start`), as
+    (expression, claimed result, result span, expression span).
+
+    Many final answers are computed only in prose after the annotated steps ("This is 12/20 x
+    100% = 60%"); reading from the last annotation on keeps the nodes in written order.
+    """
+    text = _masked(step)
+    claims = []
+    for match in PROSE_CLAIM_RE.finditer(text, start):
+        written = _IMPLICIT_TIMES_RE.sub("*", _UNIT_WORDS_RE.sub("", match.group(1)))
+        for word, symbol in _WORD_OPERATORS.items():
+            written = re.sub(rf"\s+{word}\s+", f" {symbol} ", written)
+        if step.startswith("%", match.end(2)):
+            # A result stated in percent: `x 100%` and `80%` are the numbers as written, so
+            # `12/20 x 100% = 60%` reads as 12/20*100 = 60.
+            written = written.replace("%", "")
+        claims.append((normalize_expression(written), match.group(2), match.span(2), match.span(1)))
+    return claims
+
+
 def _attribute(
     token: Token, earlier: list[Node], quantities: list[Quantity]
 ) -> Token:  # the latest earlier result wins: solutions reuse what they just computed
@@ -306,30 +353,25 @@ def parse_program(question: str, solution: str) -> Program:
             )
             nodes.append(node)
             cursor = node.shown_span[1] if node.shown_span else match.end()
-        if cursor == 0:
-            for match in INLINE_CLAIM_RE.finditer(step):
-                try:
-                    node = _node(
-                        step,
-                        step_index,
-                        nodes,
-                        quantities,
-                        normalize_expression(match.group(1)),
-                        match.group(2),
-                        annotation=None,
-                        shown=match.span(2),
-                        mirror=match.span(1),
-                    )
-                except SolutionParseError:
-                    continue  # prose that only looks like arithmetic; annotations are the truth
-                nodes.append(node)
-    if not nodes:
-        raise SolutionParseError("no_annotations", "no calculator annotations <<expr=value>>")
+        for expr, claim_text, claim_span, mirror_span in _inline_claims(step, cursor):
+            try:
+                node = _node(
+                    step,
+                    step_index,
+                    nodes,
+                    quantities,
+                    expr,
+                    claim_text,
+                    annotation=None,
+                    shown=claim_span,
+                    mirror=mirror_span,
+                )
+            except SolutionParseError:
+                continue  # prose that only looks like arithmetic; annotations are the truth
+            nodes.append(node)
     answer_node = next((n.index for n in reversed(nodes) if n.value == answer), None)
     if answer_node is None:
-        raise SolutionParseError(
-            "answer_unlinked", f"final answer {answer_text} is not the result of any step"
-        )
+        raise _unlinked_answer(steps, nodes, answer, answer_text)
     consumers: dict[int, list[int]] = {}
     for node in nodes:
         for _, token in node.operands:
@@ -344,6 +386,46 @@ def parse_program(question: str, solution: str) -> Program:
         nodes=nodes,
         quantities=quantities,
         consumers=consumers,
+    )
+
+
+# A one-letter unknown set to a number, `x = 18` or `X = $26`: the end of solving an equation.
+_SOLVED_UNKNOWN_RE = re.compile(r"(?<![A-Za-z])[A-Za-z]\s*=\s*(\$?\d[\d,]*(?:\.\d+)?)(?![\d,]*\d)")
+
+
+def _unlinked_answer(
+    steps: list[str], nodes: list[Node], answer: Fraction, answer_text: str
+) -> SolutionParseError:
+    """Why no computation yields the final answer, as specific a reject code as we can tell.
+
+    The solution is rejected either way; the code says which kind of solution the parser
+    cannot follow, so the rejects show what a further parse ability would win.
+    """
+    solved = any(
+        parse_number(m.group(1)) == answer
+        for step in steps
+        for m in _SOLVED_UNKNOWN_RE.finditer(step)
+    )
+    if solved:
+        return SolutionParseError(
+            "answer_by_algebra", f"final answer {answer_text} solves an equation for an unknown"
+        )
+    if not nodes:
+        return SolutionParseError("no_annotations", "no calculator annotations <<expr=value>>")
+    if any(n.value * 100 == answer for n in nodes):
+        return SolutionParseError(
+            "answer_in_other_unit",
+            f"final answer {answer_text} is a step's result times 100 (cents or percent)",
+        )
+    if any(
+        n.value.denominator != 1 and answer in (math.floor(n.value), math.ceil(n.value))
+        for n in nodes
+    ):
+        return SolutionParseError(
+            "answer_rounded", f"final answer {answer_text} rounds a step's result to a whole"
+        )
+    return SolutionParseError(
+        "answer_unlinked", f"final answer {answer_text} is not the result of any step"
     )
 
 
