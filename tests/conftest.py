@@ -2,11 +2,15 @@ from __future__ import annotations
 
 import json
 import os
+import tempfile
 from pathlib import Path
 
 import pytest
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
+# `datasets` caches what it loads by path; pytest reuses temp paths across sessions, so a
+# shared cache could hand a test another session's rows. Each test session gets its own.
+os.environ["HF_DATASETS_CACHE"] = tempfile.mkdtemp(prefix="errata-tests-hf-datasets-")
 os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
 os.environ.setdefault("DO_NOT_TRACK", "1")
 
