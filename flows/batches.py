@@ -14,7 +14,8 @@ import multiprocessing
 import os
 import time
 import uuid
-from collections.abc import Iterable, Sequence
+from collections import Counter
+from collections.abc import Sequence
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
@@ -427,9 +428,7 @@ _forkserver_preload: list[str] = []
 
 
 def source_count(plan: RunPlan) -> StageCount:
-    reasons: dict[str, int] = {}
-    for bad in plan.bad_lines:
-        reasons[bad.reason] = reasons.get(bad.reason, 0) + 1
+    reasons = Counter(bad.reason for bad in plan.bad_lines)
     return StageCount(
         stage="source",
         n_in=plan.n_problems + len(plan.bad_lines),
@@ -437,11 +436,6 @@ def source_count(plan: RunPlan) -> StageCount:
         n_rejected=len(plan.bad_lines),
         rejected_by_reason=[ReasonCount(reason=r, n=n) for r, n in reasons.items()],
     )
-
-
-def sum_counts(counts: Iterable[StageCount]) -> list[StageCount]:
-    """One StageCount per stage (in order of first appearance), every field summed."""
-    return sum_stage_counts(list(counts))
 
 
 def errata_version() -> str:
@@ -472,7 +466,7 @@ def finish_run(
 def _write_run(
     plan: RunPlan, outcomes: Sequence[BatchOutcome], started_at: str, started: float
 ) -> dict[str, Any]:
-    counts = sum_counts([source_count(plan), *(c for o in outcomes for c in o.books)])
+    counts = sum_stage_counts([source_count(plan), *(c for o in outcomes for c in o.books)])
     run = Run(
         run_id=plan.run_id,
         invocation_id=uuid.uuid4().hex,

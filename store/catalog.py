@@ -19,7 +19,7 @@ from rich.table import Table
 from errata.schemas.arrow import table_schema
 from errata.schemas.records import TABLES
 from errata.store.export import EXCLUSIONS, META_DIR, export_files, is_export
-from errata.store.shards import SHARD_SUFFIX, check_schema_version, unreadable_shards
+from errata.store.shards import SHARD_SUFFIX, check_schema_version, scan_footers
 
 PARTITION_COLUMN = "config"
 DEFAULT_SHARDS = Path("data/shards")
@@ -114,14 +114,15 @@ def check_shard_root(root: Path) -> None:
             f"{root} holds no errata shards (no Parquet files under {', '.join(TABLES)}); "
             f"run errata run --shards {root} first, or pass --shards DIR"
         )
-    damaged = unreadable_shards(folder)
+    scan = scan_footers(folder)  # one read of the footers for both checks
+    damaged = scan.unreadable
     if damaged:
         more = f" and {len(damaged) - 1} more" if len(damaged) > 1 else ""
         raise ShardRootError(
             f"{damaged[0]}{more} does not read back whole (truncated?); run errata run "
             f"--shards {root} with the same options to quarantine it and redo its batch"
         )
-    check_schema_version(folder)
+    check_schema_version(folder, scan)
 
 
 def _sql_string(value: str) -> str:

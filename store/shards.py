@@ -21,6 +21,7 @@ import secrets
 import socket
 import time
 from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import BinaryIO
 
@@ -332,24 +333,40 @@ def _footer(shard: Location) -> pq.FileMetaData | None:
         return None
 
 
-def check_schema_version(root: Location) -> None:
-    """Raise SchemaVersionError if any shard under `root` has another schema version.
+@dataclass(frozen=True)
+class FooterScan:
+    """What one read of every shard's footer found."""
 
-    Reads footers only (a few KB per shard), so it is cheap to call before every run. A shard
-    without a readable footer is no version at all: the next run quarantines it.
-    """
-    if not _exists(root):
-        return
+    unreadable: list[Location]  # shards that do not end in a readable footer (truncated)
+    other_versions: dict[str, int]  # schema version -> shards written by it, if not ours
+
+
+def scan_footers(root: Location) -> FooterScan:
+    """Read the footer of every visible shard under `root` once (a few KB each)."""
+    unreadable: list[Location] = []
     found: dict[str, int] = {}
+    if not _exists(root):
+        return FooterScan(unreadable, found)
     for table in TABLES:
         for shard in shard_files(root, table):
             footer = _footer(shard)
             if footer is None:
+                unreadable.append(shard)
                 continue
             metadata = footer.metadata or {}
             version = metadata.get(SCHEMA_VERSION_KEY, b"").decode() or "unknown"
             if version != SCHEMA_VERSION:
                 found[version] = found.get(version, 0) + 1
+    return FooterScan(unreadable, found)
+
+
+def check_schema_version(root: Location, scan: FooterScan | None = None) -> None:
+    """Raise SchemaVersionError if any shard under `root` has another schema version.
+
+    Reads footers only, unless the caller already has them (`scan`). A shard without a
+    readable footer is no version at all: the next run quarantines it.
+    """
+    found = (scan or scan_footers(root)).other_versions
     if found:
         versions = ", ".join(f"{v} ({n} shards)" for v, n in sorted(found.items()))
         raise SchemaVersionError(
@@ -363,7 +380,7 @@ def check_schema_version(root: Location) -> None:
 
 def unreadable_shards(root: Location) -> list[Location]:
     """Visible shards of every table whose Parquet footer does not read back (truncated)."""
-    return [s for table in TABLES for s in shard_files(root, table) if _footer(s) is None]
+    return scan_footers(root).unreadable
 
 
 def quarantine(root: Location, shard: Location) -> Location:
