@@ -7,9 +7,9 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict
 
 # 2: a mistake has one core for every origin plus an optional `edit` (injections only); stage
-# counts carry rejects by reason and seconds; per-batch books in the `batches` table.
-# 2: a mistake has one core for every origin plus an optional `edit` (injections only); stage
-# books carry rejects by reason and seconds, per batch in the `batches` table.
+# books carry rejects by reason and seconds, per batch in the `batches` table. Later columns
+# are added as nullable (LLM usage, prompt versions, the teacher's agreement with the step
+# checker), so a version-2 store written before them still reads.
 SCHEMA_VERSION = "2"
 
 Domain = Literal["math", "code"]
@@ -82,6 +82,8 @@ class Attempt(Record):
     cost_usd: float | None = None
     run_id: str
     schema_version: str = SCHEMA_VERSION
+    prompt_version: str | None = None  # the prompt that produced it (LLM sampling)
+    source_label: str | None = None  # the verdict a replayed file carried, kept beside ours
 
 
 class Correction(Record):
@@ -132,6 +134,11 @@ class Mistake(Record):
     edit: Edit | None = None
     run_id: str
     schema_version: str = SCHEMA_VERSION
+    prompt_version: str | None = None  # the prompt that produced it, for LLM-made mistakes
+    # Where a teacher located the first wrong step: the first step the step checker proves
+    # wrong (None if it proves none), and False when that step comes before the teacher's.
+    checker_first_error_step: int | None = None
+    checker_agrees: bool | None = None
 
 
 class Reject(Record):
@@ -161,6 +168,17 @@ class StageCount(Record):
     seconds: float = 0.0
 
 
+class LLMUsage(Record):
+    """What a batch or a run spent on LLM requests."""
+
+    requests: int = 0  # answered, by the server or the cache
+    cached: int = 0
+    failed: int = 0
+    prompt_tokens: int = 0
+    completion_tokens: int = 0
+    cost_usd: float = 0.0
+
+
 class BatchBooks(Record):
     """The stage books of one batch, written with its shards so a resumed run still has them."""
 
@@ -170,6 +188,7 @@ class BatchBooks(Record):
     n_problems: int
     counts: list[StageCount]
     schema_version: str = SCHEMA_VERSION
+    llm_usage: LLMUsage | None = None
 
 
 class Run(Record):
@@ -188,6 +207,7 @@ class Run(Record):
     cost_usd: float = 0.0
     errata_version: str
     schema_version: str = SCHEMA_VERSION
+    llm_usage: LLMUsage | None = None
 
 
 TABLES: dict[str, type[Record]] = {

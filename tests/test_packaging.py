@@ -13,7 +13,7 @@ import pytest
 
 from tests.conftest import REPO
 
-SOURCE_FOLDERS = ("flows", "generators", "schemas", "store")
+SOURCE_FOLDERS = ("flows", "generators", "schemas", "store", "testing")
 
 
 def _declared_packages() -> set[str]:
