@@ -16,6 +16,7 @@ from typing import Any
 
 from errata.generators.domains.base import BatchResult, Domain, StageConfig
 from errata.generators.mistakes.corrections import fix_continue, fresh_restart
+from errata.generators.mistakes.draft import Draft
 from errata.generators.mistakes.inject import (
     RULE_ERROR_TYPES,
     Injection,
@@ -50,26 +51,6 @@ PROMPTS = {
         "step on."
     ),
 }
-
-
-@dataclass(frozen=True)
-class Draft:
-    """A mistake before its corrections: the core, plus what only an injection knows."""
-
-    problem: Problem
-    item_id: str
-    method: str
-    producer: str
-    error_type: str
-    first_error_step: int
-    wrong_steps: list[str]
-    wrong_answer: str
-    explanation: str
-    reference_steps: list[str]
-    seed: int
-    attempt_id: str | None = None
-    edit: Edit | None = None
-    resume_step: int | None = None  # where fix & continue resumes the reference, if known
 
 
 @dataclass(frozen=True)
