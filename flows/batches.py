@@ -141,7 +141,7 @@ def source_hash(spec: SourceSpec, batch_size: int) -> str:
 
 def config_hash(spec: SourceSpec, config: StageConfig, batch_size: int) -> str:
     """Names a run: rerunning the same source, config and batch size resumes it."""
-    return content_hash("generate", spec.identity(), asdict(config), batch_size, SCHEMA_VERSION)
+    return content_hash("generate", spec.identity(), config.identity(), batch_size, SCHEMA_VERSION)
 
 
 def plan_source(

@@ -7,6 +7,7 @@ gives each problem to the domain named by `problem.domain`.
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
+from typing import Any
 
 from errata.generators.domains import math
 from errata.generators.domains.base import BatchResult, Domain, StageConfig
@@ -51,10 +52,18 @@ def domain_of(problem: Problem) -> Domain:
         raise ValueError(f"problem {problem.problem_id}: no domain {problem.domain!r}") from None
 
 
-def run_batch(problems: Sequence[Problem], config: StageConfig, run_id: str) -> BatchResult:
-    """Every stage of each problem's domain over one batch; results merged in domain order."""
+def run_batch(
+    problems: Sequence[Problem], config: StageConfig, run_id: str, endpoint: Any = None
+) -> BatchResult:
+    """Every stage of each problem's domain over one batch; results merged in domain order.
+
+    `endpoint` (an errata.generators.llm Endpoint) is needed only when the config's LLM
+    settings ask for a model."""
     by_domain: dict[str, list[Problem]] = {}
     for problem in problems:
         by_domain.setdefault(domain_of(problem).name, []).append(problem)
-    results = [DOMAINS[name].run_batch(group, config, run_id) for name, group in by_domain.items()]
+    results = [
+        DOMAINS[name].run_batch(group, config, run_id, endpoint)
+        for name, group in by_domain.items()
+    ]
     return BatchResult.merge(results)

@@ -14,7 +14,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from errata.generators.domains.base import BatchResult, Domain, StageConfig
+from errata.generators.domains.base import BatchResult, Domain, LLMSettings, StageConfig
 from errata.generators.mistakes.corrections import fix_continue, fresh_restart
 from errata.generators.mistakes.draft import Draft
 from errata.generators.mistakes.inject import (
@@ -123,15 +123,52 @@ def correct_stage(drafts: Sequence[Draft], run_id: str, ctx: BatchContext) -> li
     return kept
 
 
-def run_batch(problems: Sequence[Problem], config: StageConfig, run_id: str) -> BatchResult:
-    """Every math stage over one batch of problems."""
+def run_batch(
+    problems: Sequence[Problem], config: StageConfig, run_id: str, endpoint: Any = None
+) -> BatchResult:
+    """Every math stage the config asks for over one batch of problems.
+
+    Rules inject into the reference solutions; with LLM settings, attempts are sampled (or
+    replayed), wrong ones go to the teacher, correct ones to the self-editor, and the model
+    writes type-grounded wrong solutions. Every draft meets the same `correct` stage.
+    """
     ctx = BatchContext(run_id=run_id)
-    types = [t for t in config.error_types or RULE_ERROR_TYPES if t in RULE_ERROR_TYPES]
-    parsed = parse_stage(problems, ctx)
-    candidates = inject_stage(parsed, types, config.seed, ctx)
-    drafts = verify_injection_stage(candidates, ctx)
+    settings = config.llm
+    drafts: list[Draft] = []
+    if settings.rules:
+        types = [t for t in config.error_types or RULE_ERROR_TYPES if t in RULE_ERROR_TYPES]
+        parsed = parse_stage(problems, ctx)
+        candidates = inject_stage(parsed, types, config.seed, ctx)
+        drafts += verify_injection_stage(candidates, ctx)
+    if settings == LLMSettings():
+        mistakes = correct_stage(drafts, run_id, ctx)
+        return BatchResult(mistakes=mistakes, rejects=ctx.rejects, counts=ctx.stage_counts())
+    # Imported here: an offline run never loads the LLM client.
+    from errata.generators.domains import math_llm
+
+    if settings.uses_model and endpoint is None:
+        raise ValueError("these LLM settings need an endpoint (--base-url)")
+    tally = math_llm.UsageTally()
+    attempts = []
+    if settings.sampler == "llm":
+        attempts = math_llm.sample_stage(problems, config, endpoint, tally, ctx)
+    elif settings.sampler == "replay":
+        attempts = math_llm.replay_stage(problems, settings, ctx)
+    by_id = {p.problem_id: p for p in problems}
+    if settings.teacher == "llm":
+        drafts += math_llm.teacher_stage(attempts, by_id, config, endpoint, tally, ctx)
+    if settings.injector in ("llm", "both"):
+        if attempts:
+            drafts += math_llm.self_edit_stage(attempts, by_id, config, endpoint, tally, ctx)
+        drafts += math_llm.wrong_solution_stage(problems, config, endpoint, tally, ctx)
     mistakes = correct_stage(drafts, run_id, ctx)
-    return BatchResult(mistakes=mistakes, rejects=ctx.rejects, counts=ctx.stage_counts())
+    return BatchResult(
+        mistakes=mistakes,
+        rejects=ctx.rejects,
+        counts=ctx.stage_counts(),
+        attempts=attempts,
+        usage=tally.record() if settings.uses_model else None,
+    )
 
 
 def natural_draft(
@@ -213,13 +250,36 @@ def _draft_of(candidate: Candidate) -> Draft:
 
 
 def _verified_corrections(draft: Draft) -> list[Correction] | tuple[str, str]:
-    """Both corrections, each verified; or the (reason, message) of the first that fails."""
-    reflection = pick_reflection(draft.seed)
+    """Both corrections, each verified; or the (reason, message) of the first that fails.
+
+    A model that wrote its own correction (a teacher) is held to it: its steps from the first
+    wrong step on, and its fresh solution; otherwise both come from the reference steps.
+    """
+    reflection = draft.reflection or pick_reflection(draft.seed)
     final_line = render_answer(draft.problem.reference_answer)
     core = (draft.wrong_steps, draft.first_error_step, draft.reference_steps, final_line)
+    fix_from = draft.fix_steps
+    restart_from = draft.restart_steps
     built = {
-        "fix_continue": fix_continue(*core, reflection, resume_step=draft.resume_step),
-        "fresh_restart": fresh_restart(*core, reflection),
+        "fix_continue": (
+            fix_continue(*core, reflection, resume_step=draft.resume_step)
+            if fix_from is None
+            else fix_continue(
+                draft.wrong_steps,
+                draft.first_error_step,
+                fix_from,
+                final_line,
+                reflection,
+                resume_step=0,
+            )
+        ),
+        "fresh_restart": (
+            fresh_restart(*core, reflection)
+            if restart_from is None
+            else fresh_restart(
+                draft.wrong_steps, draft.first_error_step, restart_from, final_line, reflection
+            )
+        ),
     }
     corrections = []
     for kind, (continuation, trajectory) in built.items():
@@ -249,7 +309,7 @@ def _mistake(draft: Draft, corrections: list[Correction], run_id: str) -> Mistak
         attempt_id=draft.attempt_id,
         source=problem.source,
         domain="math",
-        origin="injected" if draft.edit is not None else "natural",
+        origin=draft.origin or ("injected" if draft.edit is not None else "natural"),
         method=draft.method,
         producer=draft.producer,
         error_type=draft.error_type,
@@ -263,6 +323,9 @@ def _mistake(draft: Draft, corrections: list[Correction], run_id: str) -> Mistak
         corrections=corrections,
         edit=draft.edit,
         run_id=run_id,
+        prompt_version=draft.prompt_version,
+        checker_first_error_step=draft.checker_first_error_step,
+        checker_agrees=draft.checker_agrees,
     )
 
 

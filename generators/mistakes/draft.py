@@ -35,5 +35,6 @@ class Draft:
     restart_steps: list[str] | None = None
     reflection: str | None = None  # a model's own reflection phrase; else one from the bank
     prompt_version: str | None = None
+    origin: str | None = None  # natural or injected; by default, injected exactly when edited
     checker_first_error_step: int | None = None
     checker_agrees: bool | None = None
