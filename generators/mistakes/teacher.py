@@ -102,6 +102,11 @@ def is_encodable(*texts: str) -> bool:
     return True
 
 
+def storable_text(text: str) -> str:
+    """`text` with any lone surrogate written as an escape, so a reject can hold it."""
+    return text.encode("utf-8", "backslashreplace").decode("utf-8")
+
+
 def teacher_request(
     problem: Problem, attempt: Attempt, model: str, params: dict[str, Any], prompt: Prompt
 ) -> ChatRequest:
@@ -129,18 +134,18 @@ def teacher_draft(
     """A Draft of the natural mistake the teacher located, or why the reply is not kept."""
     payload: dict[str, Any] = {"problem_id": problem.problem_id, "attempt_id": attempt.attempt_id}
     if reply.raw is not None:
-        payload["raw"] = reply.raw
+        payload["raw"] = storable_text(reply.raw)
     if reply.value is None:
         return Rejection(reply.reason or "no_reply", reply.message or "no reply", payload)
     value = reply.value
     if not isinstance(value, TeacherReply):
         return Rejection("schema_mismatch", f"got {type(value).__name__}", payload)
-    payload["reply"] = value.model_dump()
-    if attempt.final_answer is None or attempt.verdict != "incorrect":
-        return Rejection("attempt_not_wrong", f"attempt verdict {attempt.verdict}", payload)
     texts = [value.explanation, value.reflection, value.final_answer]
     if not is_encodable(*texts, *value.corrected_steps, *value.fresh_solution):
         return Rejection("invalid_text", "reply holds text that is not valid Unicode", payload)
+    payload["reply"] = value.model_dump()
+    if attempt.final_answer is None or attempt.verdict != "incorrect":
+        return Rejection("attempt_not_wrong", f"attempt verdict {attempt.verdict}", payload)
     if not 1 <= value.first_error_step <= len(attempt.steps):
         message = f"step {value.first_error_step} of {len(attempt.steps)} steps"
         return Rejection("no_such_step", message, payload)
