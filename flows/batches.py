@@ -8,6 +8,7 @@ module imports no Prefect, so a run that is not tracked starts in well under a s
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import logging
 import multiprocessing
@@ -22,6 +23,13 @@ from datetime import UTC, datetime
 from typing import Any
 
 from errata.generators.domains import StageConfig, check_error_types, run_batch
+from errata.generators.domains.base import (
+    INJECTORS,
+    SAMPLERS,
+    TEACHERS,
+    LLMSettings,
+    add_usage,
+)
 from errata.generators.sources.errors import BadLine
 from errata.generators.sources.files import load_mapped
 from errata.generators.sources.gsm8k import load_gsm8k
@@ -31,6 +39,7 @@ from errata.schemas.ids import content_hash
 from errata.schemas.records import (
     SCHEMA_VERSION,
     BatchBooks,
+    LLMUsage,
     Problem,
     ReasonCount,
     Reject,
@@ -57,8 +66,10 @@ DEFAULT_BATCH_SIZE = 100
 DEFAULT_SYNTHETIC_LIMIT = 200
 log = logging.getLogger("errata")
 
-# Every table a batch writes; `mistakes` last, so its shard is the batch's commit point.
+# Every table a batch writes; `mistakes` last, so its shard is the batch's commit point. A run
+# that samples or replays attempts writes them too.
 BATCH_TABLES = ("problems", "rejects", "batches", "mistakes")
+BATCH_TABLES_WITH_ATTEMPTS = ("problems", "attempts", "rejects", "batches", "mistakes")
 
 
 @dataclass(frozen=True)
@@ -94,10 +105,15 @@ class BatchSpec:
     run_id: str
     problems_key: str
     skip_bad: bool = False
+    endpoint: Any = None  # an errata.generators.llm Endpoint when a model is used; no key
 
     @property
     def config_key(self) -> str:
         return self.run_id.removeprefix("run-")
+
+    @property
+    def tables(self) -> tuple[str, ...]:
+        return BATCH_TABLES if self.config.llm.sampler == "none" else BATCH_TABLES_WITH_ATTEMPTS
 
 
 @dataclass
@@ -110,6 +126,8 @@ class BatchOutcome:
     mistakes: int = 0
     rejects: int = 0
     paths: list[str] = field(default_factory=list)
+    usage: LLMUsage | None = None  # spent by this batch now (None: no model, or skipped)
+    attempts: int = 0
 
 
 @dataclass(frozen=True)
@@ -152,6 +170,7 @@ def plan_source(
     seed: int = 0,
     error_types: Sequence[str] | None = None,
     fields: dict[str, str] | None = None,
+    llm: dict[str, Any] | None = None,
     **_: Any,
 ) -> tuple[SourceSpec, StageConfig]:
     """The source and stage config that a set of run parameters stands for."""
@@ -159,7 +178,36 @@ def plan_source(
         kind=source, path=path, split=split, limit=limit, seed=seed, fields=fields or {}
     )
     types = check_error_types(error_types) if error_types else None
-    return spec, StageConfig(seed=seed, error_types=types)
+    return spec, StageConfig(seed=seed, error_types=types, llm=llm_settings(llm))
+
+
+def llm_settings(llm: dict[str, Any] | None) -> LLMSettings:
+    """LLM settings from run parameters, checked, with the versions of the prompts they use."""
+    if not llm:
+        return LLMSettings()
+    fields = dict(llm)
+    fields["replay_fields"] = tuple(sorted((fields.get("replay_fields") or {}).items()))
+    settings = LLMSettings(**fields)
+    for option, value, allowed in (
+        ("--sampler", settings.sampler, SAMPLERS),
+        ("--teacher", settings.teacher, TEACHERS),
+        ("--injector", settings.injector, INJECTORS),
+    ):
+        if value not in allowed:
+            raise ValueError(f"{option}: expected one of {', '.join(allowed)}, got {value!r}")
+    if settings.uses_model and not settings.model:
+        raise ValueError("--model: these stages call a model; name it (e.g. --model gpt-4o-mini)")
+    if settings.teacher != "none" and settings.sampler == "none":
+        raise ValueError("--teacher needs attempts to correct: add --sampler llm or replay")
+    if settings.sampler == "replay" and not settings.replay:
+        raise ValueError("--sampler replay reads solutions from a file: add --replay FILE")
+    if settings.samples < 1 or settings.max_tokens < 1 or not 0 <= settings.temperature <= 2:
+        raise ValueError("--samples and --max-tokens must be at least 1, --temperature 0 to 2")
+    if settings == LLMSettings():
+        return settings
+    from errata.generators.domains.math_llm import prompts_in_use
+
+    return dataclasses.replace(settings, prompts=prompts_in_use(settings))
 
 
 def config_hash_for(parameters: dict[str, Any]) -> str:
@@ -221,12 +269,17 @@ def plan_run(
     shards: str = DEFAULT_SHARDS,
     batch_size: int = DEFAULT_BATCH_SIZE,
     skip_bad: bool = False,
+    endpoint: dict[str, Any] | None = None,
+    workers: int = 2,
     **parameters: Any,
 ) -> RunPlan:
-    """Identity and batches of a run. Only a file or Hub source is read here, to count it."""
+    """Identity and batches of a run. Only a file or Hub source is read here, to count it.
+
+    A model endpoint is checked here, before any work: a missing API key stops the run."""
     if batch_size < 1:
         raise ValueError(f"batch_size must be at least 1, got {batch_size}")
     spec, config = plan_source(**parameters)
+    per_batch_endpoint = batch_endpoint(endpoint, config, shards, workers)
     run_id = f"run-{config_hash(spec, config, batch_size)}"
     problems_key = source_hash(spec, batch_size)
     if spec.kind == "synthetic":
@@ -247,12 +300,36 @@ def plan_run(
             run_id=run_id,
             problems_key=problems_key,
             skip_bad=skip_bad,
+            endpoint=per_batch_endpoint,
         )
         for position, start in enumerate(range(0, n_problems, batch_size))
     ]
     return RunPlan(
         spec, config, batch_size, str(shards), run_id, problems_key, n_problems, bad_lines, batches
     )
+
+
+def batch_endpoint(
+    endpoint: dict[str, Any] | None, config: StageConfig, shards: str, workers: int
+) -> Any:
+    """The endpoint each batch's client uses: the run's concurrency and rate limits shared out
+    over the batches that run at once (one per worker), the cache beside local shards."""
+    if not config.llm.uses_model:
+        return None
+    from errata.generators.llm.client import Endpoint, check_endpoint
+
+    given = dict(endpoint or {})
+    if not given.get("base_url"):
+        raise ValueError("--base-url: these stages call a model; give its OpenAI-compatible URL")
+    share = max(1, workers)
+    for name in ("concurrency", "rpm", "tpm"):
+        if given.get(name):
+            given[name] = max(1, -(-int(given[name]) // share))
+    if "cache_dir" not in given and "://" not in str(shards):
+        given["cache_dir"] = os.path.join(os.path.abspath(shards), ".llm-cache")
+    result = Endpoint(**given)
+    check_endpoint(result)
+    return result
 
 
 @dataclass
@@ -350,7 +427,7 @@ def run_batch_spec(spec: BatchSpec) -> BatchOutcome:
     prefix = f"{spec.position:05d}"
     key = f"{prefix}-{batch_key([p.problem_id for p in problems])}"
     root, config_key = spec.root, spec.config_key
-    tables = {t: spec.problems_key if t == "problems" else config_key for t in BATCH_TABLES}
+    tables = {t: spec.problems_key if t == "problems" else config_key for t in spec.tables}
     if all(batch_done(root, [table], ck, key) for table, ck in tables.items()):
         return BatchOutcome(batch=key, skipped=True, books=_books(root, config_key, key))
     ids = {p.problem_id for p in problems}
@@ -364,16 +441,22 @@ def run_batch_spec(spec: BatchSpec) -> BatchOutcome:
             return BatchOutcome(batch=other, skipped=True, books=_books(root, config_key, other))
         if members <= ids:
             superseded.append(other)
-    result = run_batch(problems, spec.config, spec.run_id)
+    result = run_batch(problems, spec.config, spec.run_id, spec.endpoint)
     books = BatchBooks(
         batch=key,
         run_id=spec.run_id,
         domain=_batch_domain(problems),
         n_problems=len(problems),
         counts=result.counts,
+        llm_usage=result.usage,
     )
     paths = [
         write_records(root, "problems", spec.problems_key, key, problems),
+        *(
+            [write_records(root, "attempts", config_key, key, result.attempts)]
+            if "attempts" in spec.tables
+            else []
+        ),
         write_records(root, "rejects", config_key, key, result.rejects),
         write_records(root, "batches", config_key, key, [books]),
         # Mistakes last: with the all-tables check above this is the batch's commit point.
@@ -388,6 +471,8 @@ def run_batch_spec(spec: BatchSpec) -> BatchOutcome:
         mistakes=len(result.mistakes),
         rejects=len(result.rejects),
         paths=[str(p) for p in paths],
+        usage=result.usage,
+        attempts=len(result.attempts),
     )
 
 
@@ -467,6 +552,9 @@ def _write_run(
     plan: RunPlan, outcomes: Sequence[BatchOutcome], started_at: str, started: float
 ) -> dict[str, Any]:
     counts = sum_stage_counts([source_count(plan), *(c for o in outcomes for c in o.books)])
+    usage = None
+    for outcome in outcomes:
+        usage = add_usage(usage, outcome.usage)
     run = Run(
         run_id=plan.run_id,
         invocation_id=uuid.uuid4().hex,
@@ -476,6 +564,7 @@ def _write_run(
                 "source": asdict(plan.source),
                 "config": asdict(plan.config),
                 "batch_size": plan.batch_size,
+                "endpoint": endpoint_parameters(plan),
             },
             sort_keys=True,
         ),
@@ -486,6 +575,10 @@ def _write_run(
         batches_skipped=sum(o.skipped for o in outcomes),
         counts=counts,
         errata_version=errata_version(),
+        prompt_tokens=usage.prompt_tokens if usage else 0,
+        completion_tokens=usage.completion_tokens if usage else 0,
+        cost_usd=usage.cost_usd if usage else 0.0,
+        llm_usage=usage,
     )
     write_records(plan.root, "runs", plan.config_key, run.invocation_id, [run])
     return {
@@ -498,7 +591,15 @@ def _write_run(
         "wall_seconds": run.wall_seconds,
         "counts": [c.model_dump() for c in counts],
         "shard_files": [p for o in outcomes for p in o.paths],
+        "attempts_written": sum(o.attempts for o in outcomes),
+        "llm_usage": usage.model_dump() if usage else None,
     }
+
+
+def endpoint_parameters(plan: RunPlan) -> dict[str, Any] | None:
+    """The endpoint settings a run used, for its `runs` record (the key is never there)."""
+    endpoint = plan.batches[0].endpoint if plan.batches else None
+    return None if endpoint is None else asdict(endpoint)
 
 
 def now_iso() -> str:
@@ -508,7 +609,7 @@ def now_iso() -> str:
 def generate_locally(workers: int = 2, **parameters: Any) -> dict[str, Any]:
     """A whole run with no engine: plan, prepare the store, the batches, the books."""
     started, started_at = time.perf_counter(), now_iso()
-    plan = plan_run(**parameters)
+    plan = plan_run(workers=workers, **parameters)
     prepare_store(plan)
     try:
         outcomes = run_batches_locally(plan.batches, workers)

@@ -122,8 +122,12 @@ def generate_flow(
     workers: int = 2,
     skip_bad: bool = False,
     fields: dict[str, str] | None = None,
+    llm: dict[str, Any] | None = None,
+    endpoint: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
-    """Generate verified injected mistakes (with corrections) from a problem source."""
+    """Generate verified mistakes (with corrections) from a problem source: rule injections,
+    and with `llm` settings sampled attempts, a teacher's corrections and model-made mistakes
+    through the OpenAI-compatible `endpoint` (its API key comes from the environment only)."""
     started, started_at = time.perf_counter(), now_iso()
     plan = plan_run(
         source=source,
@@ -136,6 +140,9 @@ def generate_flow(
         shards=shards,
         skip_bad=skip_bad,
         fields=fields,
+        llm=llm,
+        endpoint=endpoint,
+        workers=workers,
     )
     prepare_store(plan)
     futures = batch_task.map(group_batches(plan.batches, workers * TASKS_PER_WORKER))
@@ -143,6 +150,17 @@ def generate_flow(
     summary = finish_run(plan, outcomes, started_at, started)
     _report(plan, summary)
     return summary
+
+
+def _usage_lines(usage: dict[str, Any] | None) -> list[str]:
+    if not usage:
+        return []
+    return [
+        f"- LLM requests: {usage['requests']} ({usage['cached']} from the cache, "
+        f"{usage['failed']} failed)",
+        f"- tokens: {usage['prompt_tokens']} prompt, {usage['completion_tokens']} completion",
+        f"- cost: ${usage['cost_usd']:.4f}",
+    ]
 
 
 def _report(plan: RunPlan, summary: dict[str, Any]) -> None:
@@ -157,6 +175,7 @@ def _report(plan: RunPlan, summary: dict[str, Any]) -> None:
         f"- batches: {summary['batches']} ({summary['batches_skipped']} already done, skipped)",
         f"- output: `{plan.root}`",
         f"- wall time: {summary['wall_seconds']} s",
+        *_usage_lines(summary.get("llm_usage")),
         "",
         "| stage | in | kept | rejected | seconds |",
         "|---|---:|---:|---:|---:|",

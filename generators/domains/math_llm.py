@@ -32,6 +32,7 @@ from errata.generators.mistakes.teacher import (
 )
 from errata.generators.mistakes.wrong_solution import (
     WrongSolutionReply,
+    requested_error_type,
     wrong_solution_draft,
     wrong_solution_requests,
 )
@@ -267,12 +268,13 @@ def wrong_solution_stage(
     prompt = load_prompt(STAGE_PROMPTS["wrong_solution"])
     types = [t for t in config.error_types or MATH_ERROR_TYPES if t in MATH_ERROR_TYPES]
     params = structured_params(settings)
-    planned = []
-    for problem in problems:
-        for request, error_type in wrong_solution_requests(
+    planned = [
+        (problem, requested_error_type(request), request)
+        for problem in problems
+        for request in wrong_solution_requests(
             problem, types, settings.model, params, prompt, config.seed
-        ):
-            planned.append((problem, error_type, request))
+        )
+    ]
     replies, usage = run_structured(
         endpoint, [r for _, _, r in planned], WrongSolutionReply, STRUCTURED_ATTEMPTS
     )
