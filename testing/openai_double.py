@@ -10,6 +10,12 @@ From Python, `running_double(...)` starts it as a subprocess and yields a `Doubl
 
 Endpoints: POST /v1/chat/completions, GET /v1/models, GET /health, GET /stats,
 POST /stats/reset. Faults: 429, 500, hang, drop, malformed_json, truncated, schema.
+
+Order per chat request: validate (400), look up the reply, check the RPM/TPM windows (429,
+no latency), draw the fault, sleep --latency-ms, answer. Rate-limit headers are sent for the
+limits that were configured; a request's tokens are its prompt plus its intended reply.
+/stats/reset zeroes the counters only: rate-limit windows and per-body arrival counts (which
+the fault draws depend on) keep running.
 """
 
 from __future__ import annotations

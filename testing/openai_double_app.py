@@ -335,20 +335,23 @@ class OpenAIDouble:
                 ]
         return headers
 
-    def _over_rate_limit(self, now: float, tokens: int) -> float:
-        """Seconds the client must wait, or 0 after admitting the request into the windows."""
-        wait = 0.0
+    def _over_rate_limit(self, now: float, tokens: int) -> tuple[float, str]:
+        """(seconds to wait, "requests" or "tokens": the binding limit), or (0, "") after
+        admitting the request into the windows."""
+        request_wait = token_wait = 0.0
         if self.request_limit is not None:
-            wait = self.request_limit.seconds_until_fits(now, 1)
+            request_wait = self.request_limit.seconds_until_fits(now, 1)
         if self.token_limit is not None:
-            wait = max(wait, self.token_limit.seconds_until_fits(now, tokens))
-        if wait > 0:
-            return wait
+            token_wait = self.token_limit.seconds_until_fits(now, tokens)
+        if request_wait > 0 or token_wait > 0:
+            if request_wait >= token_wait:
+                return request_wait, "requests"
+            return token_wait, "tokens"
         if self.request_limit is not None:
             self.request_limit.admit(now, 1)
         if self.token_limit is not None:
             self.token_limit.admit(now, tokens)
-        return 0.0
+        return 0.0, ""
 
     # -- the chat endpoint --
 
@@ -390,7 +393,7 @@ class OpenAIDouble:
         extra_headers: Headers = []
         if self.request_limit is not None or self.token_limit is not None:
             now = time.monotonic()
-            wait = self._over_rate_limit(now, prompt_tokens + count_tokens(len(reply)))
+            wait, limit_kind = self._over_rate_limit(now, prompt_tokens + count_tokens(len(reply)))
             extra_headers = self._rate_limit_headers(now)
             if wait > 0:
                 stats.rate_limited += 1
@@ -398,9 +401,8 @@ class OpenAIDouble:
                     (b"retry-after", f"{wait:.3f}".encode()),
                     (b"retry-after-ms", f"{wait * 1000:.0f}".encode()),
                 ]
-                body = _error_body(
-                    f"Rate limit reached: wait {wait:.3f}s", "requests", None, "rate_limit_exceeded"
-                )
+                message = f"Rate limit reached for {limit_kind}: retry in {wait:.3f}s"
+                body = _error_body(message, limit_kind, None, "rate_limit_exceeded")
                 await self._respond(send, 429, body, extra_headers)
                 return
 
@@ -457,7 +459,7 @@ class OpenAIDouble:
         send: Send,
         status: int,
         body: bytes,
-        extra_headers: Headers = (),  # type: ignore[assignment]
+        extra_headers: Iterable[tuple[bytes, bytes]] = (),
         content_type: bytes = JSON,
     ) -> None:
         self.stats.by_status[status] = self.stats.by_status.get(status, 0) + 1

@@ -21,6 +21,7 @@ from errata.testing.openai_double import (
     running_double,
     write_fixtures,
 )
+from errata.testing.openai_double_app import SlidingWindowLimit
 
 QUESTION = "What is 2 + 2?"
 FIXTURE_REPLIES = ["four", "4", "2 + 2 = 4"]
@@ -301,3 +302,14 @@ def test_latency_is_honoured_concurrently():
     assert elapsed < 1.5  # concurrent sleeps, not eight in a row
     assert stats["served"] == 8 and stats["max_in_flight"] > 1 and stats["in_flight"] == 0
     assert stats["last_response_at"] - stats["first_request_at"] >= 0.19
+
+
+def test_sliding_window_frees_capacity_as_admissions_age_out():
+    tokens = SlidingWindowLimit(100, window=60.0)
+    tokens.admit(0.0, 60)
+    tokens.admit(10.0, 30)
+    assert tokens.seconds_until_fits(20.0, 10) == 0.0
+    assert tokens.seconds_until_fits(20.0, 40) == pytest.approx(40.0)  # when the 60 leaves
+    assert tokens.seconds_until_fits(65.0, 40) == 0.0
+    assert tokens.remaining() == 70
+    assert tokens.seconds_until_fits(65.0, 101) == 60.0  # never fits: wait a whole window
