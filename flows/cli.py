@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import stat
 import sys
 import tempfile
@@ -81,6 +82,9 @@ ShardsOption = Annotated[
 ORIGINS: tuple[str, ...] = get_args(Origin)
 # The runners of errata.flows.generate, named here so a wrong one fails before Prefect loads.
 RunnerKind = Literal["local", "dask"]
+SamplerKind = Literal["none", "llm", "replay"]
+TeacherKind = Literal["none", "llm"]
+InjectorKind = Literal["rules", "llm", "both"]
 # Field names default to None so that passing one with a source other than `file` is caught.
 FILE_FIELD_DEFAULTS = {
     "question_field": "question",
@@ -193,6 +197,42 @@ def run(
             show_default=False,
         ),
     ] = None,
+    sampler: Annotated[
+        SamplerKind, typer.Option(help="Attempts: none, sampled from --model, or --replay FILE")
+    ] = "none",
+    teacher: Annotated[
+        TeacherKind, typer.Option(help="llm: a teacher locates and fixes wrong attempts")
+    ] = "none",
+    injector: Annotated[
+        InjectorKind,
+        typer.Option(help="Mistakes made by rules, by the model (self-edit, LEMMA) or both"),
+    ] = "rules",
+    model: Annotated[str | None, typer.Option(help="Model name at --base-url")] = None,
+    base_url: Annotated[
+        str | None,
+        typer.Option(help="OpenAI-compatible endpoint (key from OPENAI_API_KEY)", envvar=None),
+    ] = None,
+    samples: Annotated[int, typer.Option(min=1, help="--sampler llm: samples per problem")] = 4,
+    temperature: Annotated[float, typer.Option(min=0.0, max=2.0)] = 0.8,
+    max_tokens: Annotated[int, typer.Option(min=1)] = 1024,
+    concurrency: Annotated[int, typer.Option(min=1, help="Requests in flight, in all")] = 64,
+    rpm: Annotated[int | None, typer.Option(min=1, help="Requests per minute, in all")] = None,
+    tpm: Annotated[int | None, typer.Option(min=1, help="Tokens per minute, in all")] = None,
+    timeout: Annotated[float, typer.Option(min=0.1, help="Seconds per request")] = 60.0,
+    max_retries: Annotated[int, typer.Option(min=0, help="HTTP retries per request")] = 2,
+    llm_cache: Annotated[
+        Path | None, typer.Option(help="Response cache folder (default: SHARDS/.llm-cache)")
+    ] = None,
+    prices: Annotated[
+        Path | None, typer.Option(help="JSON price table: {model: {input, output}} per 1M")
+    ] = None,
+    replay: Annotated[
+        Path | None, typer.Option(help="--sampler replay: file of solutions sampled elsewhere")
+    ] = None,
+    replay_field: Annotated[
+        list[str] | None,
+        typer.Option(help="--replay field mapping ROLE=FIELD (question, solution, label, model)"),
+    ] = None,
 ) -> None:
     """Run the generate flow; with no options, 200 synthetic problems through every stage."""
     if limit is None and source == "synthetic":
@@ -209,6 +249,30 @@ def run(
         check_source(source, path, split, limit, fields, skip_bad)
         if shards.exists():
             check_schema_version(shards)
+        llm = _llm_parameters(
+            sampler,
+            teacher,
+            injector,
+            model,
+            samples,
+            temperature,
+            max_tokens,
+            replay,
+            replay_field,
+        )
+        endpoint = _endpoint_parameters(
+            llm,
+            base_url,
+            concurrency,
+            rpm,
+            tpm,
+            timeout,
+            max_retries,
+            llm_cache,
+            prices,
+            shards,
+            workers,
+        )
     except ValueError as exc:  # BadInputError is a ValueError too
         _fail(str(exc))
     parameters: dict[str, Any] = {
@@ -224,9 +288,89 @@ def run(
         "skip_bad": skip_bad,
         "fields": fields,
     }
+    if llm:
+        parameters.update(llm=llm, endpoint=endpoint)
     engine = {"runner": runner, "dask_address": dask_address, "prefect": prefect}
     summary = _run_flow(parameters, engine, shards)
     _print_summary(summary, shards)
+
+
+def _llm_parameters(
+    sampler: str,
+    teacher: str,
+    injector: str,
+    model: str | None,
+    samples: int,
+    temperature: float,
+    max_tokens: int,
+    replay: Path | None,
+    replay_field: list[str] | None,
+) -> dict[str, Any] | None:
+    """The run's LLM settings, checked (a replay file is read whole); None for a rules-only run."""
+    from errata.flows.batches import llm_settings
+
+    fields = {}
+    for item in replay_field or []:
+        role, sep, name = item.partition("=")
+        if not sep or not role.strip() or not name.strip():
+            raise ValueError(f"--replay-field: expected ROLE=FIELD, got {item!r}")
+        fields[role.strip()] = name.strip()
+    if replay is not None and sampler != "replay":
+        raise ValueError("--replay: only --sampler replay reads it")
+    if fields and replay is None:
+        raise ValueError("--replay-field: maps the fields of --replay FILE; give the file")
+    llm: dict[str, Any] = {"sampler": sampler, "teacher": teacher, "injector": injector}
+    if sampler == "none" and teacher == "none" and injector == "rules" and model is None:
+        return None
+    llm.update(model=model, samples=samples, temperature=temperature, max_tokens=max_tokens)
+    if replay is not None:
+        from errata.generators.sampling.replay import read_replay
+
+        check_regular_file(replay)
+        read_replay(str(replay), fields or None)  # bad lines stop the run here
+        llm.update(replay=str(replay), replay_fields=fields)
+    llm_settings(llm)
+    return llm
+
+
+def _endpoint_parameters(
+    llm: dict[str, Any] | None,
+    base_url: str | None,
+    concurrency: int,
+    rpm: int | None,
+    tpm: int | None,
+    timeout: float,
+    max_retries: int,
+    llm_cache: Path | None,
+    prices: Path | None,
+    shards: Path,
+    workers: int,
+) -> dict[str, Any] | None:
+    """The endpoint the run's batches call, checked now: a missing key stops the run here."""
+    from errata.flows.batches import batch_endpoint, llm_settings
+
+    settings = llm_settings(llm)
+    if not settings.uses_model:
+        if base_url is not None:
+            raise ValueError("--base-url: no stage calls a model (see --sampler/--teacher)")
+        return None
+    endpoint: dict[str, Any] = {
+        "base_url": base_url,
+        "concurrency": concurrency,
+        "rpm": rpm,
+        "tpm": tpm,
+        "timeout": timeout,
+        "max_retries": max_retries,
+    }
+    if llm_cache is not None:
+        endpoint["cache_dir"] = str(llm_cache)
+    if prices is not None:
+        check_regular_file(prices)
+        endpoint["prices_path"] = str(prices)
+    from errata.generators.domains.base import StageConfig
+
+    batch_endpoint(endpoint, StageConfig(llm=settings), str(shards), workers)
+    return endpoint
 
 
 def _run_flow(parameters: dict[str, Any], engine: dict[str, Any], shards: Path) -> dict[str, Any]:
@@ -244,26 +388,47 @@ def _run_flow(parameters: dict[str, Any], engine: dict[str, Any], shards: Path) 
             outcome["error"] = exc
 
     worker = threading.Thread(target=target, daemon=True)
+    progress_dir = None
+    if parameters.get("endpoint") is not None:
+        # Each batch's client publishes its requests, tokens and cost here; the bar sums them.
+        progress_dir = tempfile.mkdtemp(prefix="errata-progress-")
+        parameters["endpoint"] = {**parameters["endpoint"], "progress_dir": progress_dir}
     with Progress(
         "[progress.description]{task.description}",
         BarColumn(),
         MofNCompleteColumn(),
         TimeElapsedColumn(),
+        "{task.fields[llm]}",
         console=console,
         transient=True,
     ) as progress:
-        bar = progress.add_task("batches", total=None)
+        bar = progress.add_task("batches", total=None, llm="")
         worker.start()
         while worker.is_alive():
             worker.join(0.25)
             done = len(list(shard_dir.glob("*.parquet"))) if shard_dir.exists() else 0
-            progress.update(bar, completed=done)
+            progress.update(bar, completed=done, llm=_llm_progress(progress_dir))
+    if progress_dir is not None:
+        shutil.rmtree(progress_dir, ignore_errors=True)
     if "error" in outcome:
         error = outcome["error"]
         if isinstance(error, ValueError | FileNotFoundError):  # incl. BadInputError
             _fail(str(error))
         raise error
     return outcome["summary"]
+
+
+def _llm_progress(progress_dir: str | None) -> str:
+    """Requests done, in flight, tokens and cost so far, over every process of the run."""
+    if progress_dir is None:
+        return ""
+    from errata.generators.llm.progress import read_progress
+
+    u = read_progress(progress_dir)
+    return (
+        f"requests {u.requests} ({u.cached} cached, {u.failed} failed), {u.in_flight} in flight, "
+        f"tokens {u.prompt_tokens + u.completion_tokens:,}, ${u.cost_usd:.4f}"
+    )
 
 
 def _top_reasons(rejected_by_reason: list[dict[str, Any]]) -> str:
@@ -290,6 +455,15 @@ def _print_summary(summary: dict[str, Any], shards: Path) -> None:
         f"{summary['batches']} batches ({summary['batches_skipped']} already done), "
         f"{summary['wall_seconds']} s"
     )
+    usage = summary.get("llm_usage")
+    if usage:
+        console.print(
+            f"LLM: {usage['requests']} requests ({usage['cached']} from the cache, "
+            f"{usage['failed']} failed), {usage['prompt_tokens']:,} prompt + "
+            f"{usage['completion_tokens']:,} completion tokens, cost ${usage['cost_usd']:.4f}"
+        )
+    if summary.get("attempts_written"):
+        console.print(f"attempts written: {summary['attempts_written']}")
     if "tracking" in summary:
         ran_on = f"; ran on {summary['runner']}" if summary.get("runner") else ""
         line = f"Prefect tracking: {summary['tracking']}{ran_on}"

@@ -89,6 +89,28 @@ STATS_SQL: dict[str, str] = {
         order by finished_at desc, run_id, position
     """,
 }
+# Summaries over columns that stores written before the LLM stages lack: shown when present.
+LLM_STATS_SQL: dict[str, str] = {
+    # Where a teacher named the first wrong step: how often the step checker agrees (it proves
+    # no earlier step wrong), and how often it proves the very same step wrong.
+    "teacher_agreement": """
+        select producer, count(*) as mistakes,
+            count(*) filter (where checker_agrees) as checker_agrees,
+            count(*) filter (where not checker_agrees) as checker_finds_earlier,
+            count(*) filter (where checker_first_error_step = first_error_step) as same_step,
+            round(avg(case when checker_agrees then 1.0 else 0.0 end), 3) as agreement_rate
+        from mistakes where checker_agrees is not null
+        group by producer order by producer
+    """,
+    "llm_usage_of_runs": """
+        select run_id, llm_usage.requests as requests, llm_usage.cached as cached,
+            llm_usage.failed as failed, llm_usage.prompt_tokens as prompt_tokens,
+            llm_usage.completion_tokens as completion_tokens,
+            round(llm_usage.cost_usd, 6) as cost_usd, wall_seconds
+        from runs where llm_usage is not null
+        order by started_at desc, run_id
+    """,
+}
 
 
 class ShardRootError(ValueError):
@@ -222,7 +244,15 @@ def stats_with_columns(root: Path) -> dict[str, tuple[list[str], list[tuple]]]:
     """Every STATS_SQL summary, with its column names."""
     con = connect(root)
     try:
-        return {name: _run(con, sql) for name, sql in STATS_SQL.items()}
+        found = {name: _run(con, sql) for name, sql in STATS_SQL.items()}
+        for name, sql in LLM_STATS_SQL.items():
+            try:
+                columns, rows = _run(con, sql)
+            except duckdb.BinderException:  # a store from before these columns
+                continue
+            if rows:
+                found[name] = (columns, rows)
+        return found
     finally:
         con.close()
 

@@ -111,16 +111,30 @@ def verify_injection_stage(candidates: list[Candidate], ctx: BatchContext) -> li
 
 
 def correct_stage(drafts: Sequence[Draft], run_id: str, ctx: BatchContext) -> list[Mistake]:
-    kept = []
+    kept: list[Mistake] = []
+    seen: set[str] = set()
     with ctx.stage("correct", len(drafts)) as books:
         for draft in drafts:
+            # Two samples of a problem can be the same text, and so make the same mistake.
+            mistake_id = _mistake_id(draft)
+            if mistake_id in seen:
+                message = f"the same mistake as {mistake_id}, already kept"
+                ctx.reject(
+                    books, "duplicate_mistake", message, draft.item_id, _draft_payload(draft)
+                )
+                continue
             corrections = _verified_corrections(draft)
             if isinstance(corrections, tuple):
                 ctx.reject(books, *corrections, draft.item_id, _draft_payload(draft))
                 continue
+            seen.add(mistake_id)
             kept.append(_mistake(draft, corrections, run_id))
             books.n_out += 1
     return kept
+
+
+def _mistake_id(draft: Draft) -> str:
+    return "m-" + content_hash(draft.problem.problem_id, draft.method, draft.wrong_steps)
 
 
 def run_batch(
@@ -304,7 +318,7 @@ def _verified_corrections(draft: Draft) -> list[Correction] | tuple[str, str]:
 def _mistake(draft: Draft, corrections: list[Correction], run_id: str) -> Mistake:
     problem = draft.problem
     return Mistake(
-        mistake_id="m-" + content_hash(problem.problem_id, draft.method, draft.wrong_steps),
+        mistake_id=_mistake_id(draft),
         problem_id=problem.problem_id,
         attempt_id=draft.attempt_id,
         source=problem.source,

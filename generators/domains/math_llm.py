@@ -11,6 +11,7 @@ stage as the rule injections.
 from __future__ import annotations
 
 import dataclasses
+import time
 from collections.abc import Sequence
 from typing import Any
 
@@ -178,10 +179,13 @@ def _keep_drafts(
     items: Sequence[tuple[str, Any]],
     outcomes: Sequence[Draft | Rejection],
     ctx: BatchContext,
+    started: float,
 ) -> list[Draft]:
-    """Books for a stage whose items each became a draft or a rejection."""
+    """Books for a stage whose items each became a draft or a rejection; `started` is when
+    the stage began sending, so its seconds include the requests."""
     kept = []
     with ctx.stage(stage, len(items)) as books:
+        books.seconds += time.perf_counter() - started
         for (item_id, _), outcome in zip(items, outcomes, strict=True):
             if isinstance(outcome, Rejection):
                 ctx.reject(books, outcome.reason, outcome.message, item_id, outcome.payload)
@@ -202,19 +206,41 @@ def teacher_stage(
     """The teacher locates, explains and fixes the first wrong step of each wrong attempt."""
     settings = config.llm
     assert settings.model is not None
+    started = time.perf_counter()
     prompt = load_prompt(STAGE_PROMPTS["teacher"])
-    wrong = [a for a in attempts if a.verdict == "incorrect"]
+    wrong, repeats = _distinct([a for a in attempts if a.verdict == "incorrect"])
     params = structured_params(settings)
     requests = [
         teacher_request(problems[a.problem_id], a, settings.model, params, prompt) for a in wrong
     ]
     replies, usage = run_structured(endpoint, requests, TeacherReply, STRUCTURED_ATTEMPTS)
     tally.add(usage)
-    outcomes = [
+    outcomes: list[Draft | Rejection] = [
         teacher_draft(problems[a.problem_id], a, reply, settings.model)
         for a, reply in zip(wrong, replies, strict=True)
     ]
-    return _keep_drafts("teacher", [(a.attempt_id, a) for a in wrong], outcomes, ctx)
+    outcomes += [_repeat_rejection(a, first) for a, first in repeats]
+    items = [(a.attempt_id, a) for a in [*wrong, *(a for a, _ in repeats)]]
+    return _keep_drafts("teacher", items, outcomes, ctx, started)
+
+
+def _distinct(attempts: Sequence[Attempt]) -> tuple[list[Attempt], list[tuple[Attempt, Attempt]]]:
+    """The attempts with distinct (problem, steps), and each repeat with the one it repeats:
+    two samples of a problem can be the same text, and one correction serves both."""
+    first: dict[tuple[str, tuple[str, ...]], Attempt] = {}
+    repeats = []
+    for attempt in attempts:
+        key = (attempt.problem_id, tuple(attempt.steps))
+        if key in first:
+            repeats.append((attempt, first[key]))
+        else:
+            first[key] = attempt
+    return list(first.values()), repeats
+
+
+def _repeat_rejection(attempt: Attempt, first: Attempt) -> Rejection:
+    message = f"the same steps as attempt {first.attempt_id}, sent once"
+    return Rejection("duplicate_attempt", message, {"attempt_id": attempt.attempt_id})
 
 
 def self_edit_stage(
@@ -228,8 +254,9 @@ def self_edit_stage(
     """RISE: the model edits one step of its own verified-correct solution."""
     settings = config.llm
     assert settings.model is not None
+    started = time.perf_counter()
     prompt = load_prompt(STAGE_PROMPTS["self_edit"])
-    correct = [a for a in attempts if a.verdict == "correct"]
+    correct, repeats = _distinct([a for a in attempts if a.verdict == "correct"])
     params = structured_params(settings)
     planned, unplanned = [], []
     for attempt in correct:
@@ -250,8 +277,10 @@ def self_edit_stage(
         Rejection("no_editable_step", "no step of the attempt can be edited", {"steps": a.steps})
         for a, _, _ in unplanned
     ]
+    outcomes += [_repeat_rejection(a, first) for a, first in repeats]
     items = [(f"{a.attempt_id}/edit", a) for a, _, _ in [*planned, *unplanned]]
-    return _keep_drafts("self_edit", items, outcomes, ctx)
+    items += [(f"{a.attempt_id}/edit", a) for a, _ in repeats]
+    return _keep_drafts("self_edit", items, outcomes, ctx, started)
 
 
 def wrong_solution_stage(
@@ -265,6 +294,7 @@ def wrong_solution_stage(
     first wrong step and corrects it."""
     settings = config.llm
     assert settings.model is not None
+    started = time.perf_counter()
     prompt = load_prompt(STAGE_PROMPTS["wrong_solution"])
     types = [t for t in config.error_types or MATH_ERROR_TYPES if t in MATH_ERROR_TYPES]
     params = structured_params(settings)
@@ -286,4 +316,4 @@ def wrong_solution_stage(
             outcome = dataclasses.replace(outcome, origin="injected")
         outcomes.append(outcome)
     items = [(request.item_id, problem) for problem, _, request in planned]
-    return _keep_drafts("wrong_solution", items, outcomes, ctx)
+    return _keep_drafts("wrong_solution", items, outcomes, ctx, started)
