@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
 
-.PHONY: demo test lint format bench clean
+.PHONY: demo demo-llm test lint format bench clean
 
 $(STAMP): pyproject.toml constraints.txt
 	$(PYTHON) -m venv $(VENV)
@@ -14,6 +14,11 @@ $(STAMP): pyproject.toml constraints.txt
 demo: $(STAMP)
 	$(BIN)/errata run
 	$(BIN)/errata export
+
+# The LLM path end to end, offline: sampling, teacher and self-edit against the local test
+# double (scripted fixtures, not a model), then stats and an export of the natural mistakes.
+demo-llm: $(STAMP)
+	$(BIN)/python -m errata.testing.demo_llm
 
 test: $(STAMP)
 	$(BIN)/ruff check .

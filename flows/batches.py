@@ -599,7 +599,11 @@ def _write_run(
 def endpoint_parameters(plan: RunPlan) -> dict[str, Any] | None:
     """The endpoint settings a run used, for its `runs` record (the key is never there)."""
     endpoint = plan.batches[0].endpoint if plan.batches else None
-    return None if endpoint is None else asdict(endpoint)
+    if endpoint is None:
+        return None
+    fields = asdict(endpoint)
+    fields.pop("progress_dir", None)  # a temporary folder of the terminal that started it
+    return fields
 
 
 def now_iso() -> str:
