@@ -9,6 +9,7 @@ or a constant. That dataflow lets the injector change one step and re-execute th
 from __future__ import annotations
 
 import functools
+import itertools
 import math
 import re
 from dataclasses import dataclass, field, replace
@@ -48,12 +49,18 @@ _EQUALS = r"(?:\s*=\s*|\s+equals\s+)"
 _TERM = rf"(?:{_NUM}|\.\d+%?|\([^()=<>\n]{{1,60}}\))"
 # Between terms an operator, or nothing beside a parenthesis: `2(40+9)` and `(1/4)24` multiply.
 _JOIN = rf"(?:\s*[-+*/x×÷−–]\s*|{_WORD_OPERATOR}|(?=\()|(?<=\)))"
+_PROSE_EXPRESSION = rf"(?<![\w.,()])({_TERM}{_UNIT_WORDS}(?:{_JOIN}{_TERM}{_UNIT_WORDS})+)"
 # A visible computation `a op b = c` outside annotations, as in `99 + 5 = $104` (final steps
 # often lack an annotation); the result must not run into a variable: `2(2x)=4x` is algebra.
+# Where it may start after an `=` is `_clean_start`'s call.
 PROSE_CLAIM_RE = re.compile(
-    rf"(?<![\w.,=()])(?<!=\s)({_TERM}{_UNIT_WORDS}(?:{_JOIN}{_TERM}{_UNIT_WORDS})+)"
-    rf"{_EQUALS}\$?(\d[\d,]*(?:\.\d+)?|\.\d+)(?![\d,]*\d)(?![A-Za-z])"
+    rf"{_PROSE_EXPRESSION}{_EQUALS}\$?(\d[\d,]*(?:\.\d+)?|\.\d+)(?![\d,]*\d)(?![A-Za-z])"
 )
+# The same computation written just before an annotation that only restates its result:
+# `7.5 / .5 = <<15=15>>15` (read on the masked step, so the annotation is not there).
+_EXPRESSION_BEFORE_RE = re.compile(rf"{_PROSE_EXPRESSION}{_EQUALS}\$?$")
+# Where the left side of an `=` chain begins: a clause boundary or an earlier `=`.
+_CLAUSE_BOUNDARY_RE = re.compile(r"[=:;\0]|[.,!?](?=\s)")
 _IMPLICIT_TIMES_RE = re.compile(r"(?<=[\d%)])(?=\()|(?<=\))(?=[\d.$])")
 
 NUMBER_WORDS = {
@@ -122,6 +129,9 @@ class Node:
     # Without a clean copy, the operands and operators as written with words between them
     # (`8 pounds / 4 weeks`): enough to change numbers or an operator in place.
     loose_mirror: tuple[tuple[tuple[int, int], ...], tuple[tuple[int, int], ...]] | None = None
+    # The annotation only restates the result (`9 - 3 = <<6=6>>6`); the computation is the
+    # visible expression, and a rewritten annotation restates the new result the same way.
+    restated: bool = False
 
     @property
     def expression(self) -> str:
@@ -142,6 +152,9 @@ class Program:
     nodes: list[Node]
     quantities: list[Quantity]
     consumers: dict[int, list[int]] = field(default_factory=dict)  # node -> nodes using it
+    # The answer line states the answer node's value times this: 100 when the question asks
+    # in cents or percent and the last step computes dollars or a fraction.
+    answer_scale: Fraction = Fraction(1)
 
     def nodes_in_step(self, step: int) -> list[Node]:
         return [n for n in self.nodes if n.step == step]
@@ -240,6 +253,37 @@ def _masked(step: str) -> str:
     return ANNOTATION_RE.sub(lambda m: "\0" * len(m.group(0)), step)
 
 
+def _clean_start(text: str, start: int) -> bool:
+    """Whether a prose computation may start at `start`: anywhere but inside an `=` chain of
+    arithmetic. In `5+2(6)=5+6=11`, `5+6` is the middle of a chain and editing it alone would
+    leave the chain inconsistent; after a name (`x = 200/20 = 10`, `2V = 2 * 11 = 22`,
+    `Drop 8 degrees = 2 - 8`) the computation is the first arithmetic of its chain."""
+    before = text[:start].rstrip()
+    if not before.endswith("="):
+        return True
+    before = before[:-1]
+    cut = max((m.end() for m in _CLAUSE_BOUNDARY_RE.finditer(before)), default=0)
+    left = before[cut:].rstrip()
+    if not left or not left[-1].isalpha():
+        return False  # `... 4 = 2 + 2 = 4`, `2(6)= 12`: the left side is arithmetic
+    numbers = list(NUMBER_RE.finditer(left))
+    return not any(
+        _GAP_OPERATOR_RE.search(left, a.end(), b.start()) for a, b in itertools.pairwise(numbers)
+    )  # `2 babies / 4 babies = .5 * 100%`: the left side computes too
+
+
+def _written_expression(written: str, percent_result: bool) -> str:
+    """A prose computation as an annotation expression: units dropped, words made symbols."""
+    for word, symbol in _WORD_OPERATORS.items():  # before unit words: `by` is not a unit
+        written = re.sub(rf"\s+{word}\s+", f" {symbol} ", written)
+    written = _IMPLICIT_TIMES_RE.sub("*", _UNIT_WORDS_RE.sub("", written))
+    if percent_result:
+        # A result stated in percent: `x 100%` and `80%` are the numbers as written, so
+        # `12/20 x 100% = 60%` reads as 12/20*100 = 60.
+        written = written.replace("%", "")
+    return normalize_expression(written)
+
+
 def _inline_claims(
     step: str, start: int
 ) -> list[tuple[str, str, tuple[int, int], tuple[int, int]]]:
@@ -251,16 +295,31 @@ def _inline_claims(
     """
     text = _masked(step)
     claims = []
-    for match in PROSE_CLAIM_RE.finditer(text, start):
-        written = _IMPLICIT_TIMES_RE.sub("*", _UNIT_WORDS_RE.sub("", match.group(1)))
-        for word, symbol in _WORD_OPERATORS.items():
-            written = re.sub(rf"\s+{word}\s+", f" {symbol} ", written)
-        if step.startswith("%", match.end(2)):
-            # A result stated in percent: `x 100%` and `80%` are the numbers as written, so
-            # `12/20 x 100% = 60%` reads as 12/20*100 = 60.
-            written = written.replace("%", "")
-        claims.append((normalize_expression(written), match.group(2), match.span(2), match.span(1)))
+    pos = start
+    while match := PROSE_CLAIM_RE.search(text, pos):
+        if not _clean_start(text, match.start()):
+            pos = match.start() + 1
+            continue
+        pos = match.end()
+        written = _written_expression(match.group(1), step.startswith("%", match.end(2)))
+        claims.append((written, match.group(2), match.span(2), match.span(1)))
     return claims
+
+
+def _expression_before(
+    step: str, start: int, end: int, result_end: int
+) -> tuple[str, tuple[int, int]] | None:
+    """The visible computation that ends just before an annotation at `end` (from `start`),
+    as (expression, span); for annotations that only restate a result, `9 - 3 = <<6=6>>6`."""
+    text = _masked(step)[:end]
+    pos = start
+    while match := _EXPRESSION_BEFORE_RE.search(text, pos):
+        if _clean_start(text, match.start()):
+            return _written_expression(match.group(1), step.startswith("%", result_end)), (
+                match.span(1)
+            )
+        pos = match.start() + 1
+    return None
 
 
 def _attribute(
@@ -274,6 +333,27 @@ def _attribute(
         if quantity.value == value:
             return replace(token, source="question", ref=q_index)
     return token
+
+
+def _worded_mirror(step: str, start: int, end: int, tokens: list[Token]) -> tuple[int, int] | None:
+    """The visible copy of an annotation with its operators in words, `83 plus 91 equals
+    <<83+91=174>>`: the same numbers and operators in order, and no other words (a copy with
+    units between the numbers is `find_loose_mirror`'s, which keeps them in place)."""
+    found = _expression_before(step, start, end, end)
+    if found is None:
+        return None
+    written, span = found
+    if re.search(r"[A-WYZa-wyz]", written):
+        return None
+    try:
+        same = _meaning(tokenize_expression(written)) == _meaning(tokens)
+    except SolutionParseError:
+        return None
+    return span if same else None
+
+
+def _meaning(tokens: list[Token]) -> list[Fraction | str]:
+    return [t.value if t.is_number else t.text for t in tokens]
 
 
 def _node(
@@ -312,6 +392,8 @@ def _node(
         mirror = found if found[0] >= 0 else None
         if mirror is None:
             loose = find_loose_mirror(step, annotation[0], mirror_from, tokens)
+        if mirror is None and loose is None:
+            mirror = _worded_mirror(step, mirror_from, annotation[0], tokens)
     return Node(
         index=len(earlier),
         step=step_index,
@@ -325,6 +407,50 @@ def _node(
     )
 
 
+def _restated_computation(
+    step: str,
+    step_index: int,
+    earlier: list[Node],
+    quantities: list[Quantity],
+    annotation: re.Match,
+    shown: tuple[int, int] | None,
+    cursor: int,
+) -> Node | None:
+    """An annotation that only restates its result (`9 - 3 = <<6=6>>6`) as the computation
+    written before it, or None: the visible expression is the step's real calculation."""
+    expr, claim_text = annotation.group(1).strip(), annotation.group(2).strip()
+    if expr != claim_text or not _DECIMAL_RE.fullmatch(claim_text):
+        return None
+    found = _expression_before(step, cursor, annotation.start(), (shown or annotation.span())[1])
+    if found is None:
+        return None
+    written, mirror = found
+    try:
+        node = _node(
+            step,
+            step_index,
+            earlier,
+            quantities,
+            written,
+            claim_text,
+            annotation=annotation.span(),
+            shown=shown,
+            mirror=mirror,
+        )
+    except SolutionParseError:
+        return None  # not the computation of this result; keep the restatement
+    return replace(node, restated=True)
+
+
+# The sentence that asks for the answer, when it asks in cents or percent.
+_HUNDREDTHS_QUESTION_RE = re.compile(r"\b(?:in cents|how many cents|percent(?:age)?)\b", re.I)
+
+
+def _asks_in_hundredths(question: str) -> bool:
+    sentences = [s for s in re.split(r"(?<=[.?!])\s+", question.strip()) if s]
+    return bool(sentences) and bool(_HUNDREDTHS_QUESTION_RE.search(sentences[-1]))
+
+
 def parse_program(question: str, solution: str) -> Program:
     """Parse a worked solution with calculator annotations into a program."""
     steps, answer_text = split_steps(solution)
@@ -335,18 +461,24 @@ def parse_program(question: str, solution: str) -> Program:
         raise SolutionParseError("non_numeric_answer", f"final answer {answer_text!r}")
     quantities = question_quantities(question)
     nodes: list[Node] = []
+    miscomputed: list[tuple[Fraction | None, str]] = []  # prose claims whose arithmetic fails
     for step_index, step in enumerate(steps):
         cursor = 0
         for match in ANNOTATION_RE.finditer(step):
+            expr, claim_text = match.group(1).strip(), match.group(2).strip()
+            if expr == claim_text and not _DECIMAL_RE.fullmatch(claim_text):
+                continue  # `<<3/4=3/4>>` names a fraction; it computes nothing
             shown = NUMBER_RE.match(step, match.end())
             shown_span = shown.span() if shown and shown.start() == match.end() else None
-            node = _node(
+            node = _restated_computation(
+                step, step_index, nodes, quantities, match, shown_span, cursor
+            ) or _node(
                 step,
                 step_index,
                 nodes,
                 quantities,
-                match.group(1),
-                match.group(2).strip(),
+                expr,
+                claim_text,
                 annotation=match.span(),
                 shown=shown_span,
                 mirror_from=cursor,
@@ -366,12 +498,24 @@ def parse_program(question: str, solution: str) -> Program:
                     shown=claim_span,
                     mirror=mirror_span,
                 )
-            except SolutionParseError:
+            except SolutionParseError as exc:
+                # Only a whole claim can be the reference's slip: not `1/2 + 2 = 8` out of
+                # `1 1/2 + 2 = 8`, nor percents, which the claim may mean either way.
+                whole = not re.search(r"\d\s*$", step[: mirror_span[0]])
+                percent = "%" in step[mirror_span[0] : claim_span[1] + 1]
+                if exc.reason == "reference_arithmetic" and whole and not percent:
+                    miscomputed.append((parse_number(claim_text), str(exc)))
                 continue  # prose that only looks like arithmetic; annotations are the truth
             nodes.append(node)
     answer_node = next((n.index for n in reversed(nodes) if n.value == answer), None)
+    answer_scale = Fraction(1)
+    # "How much will each razor cost, in cents?" over `$2.00/8 = $0.25`: the answer line
+    # writes the last result in cents (or a fraction in percent) without a computation.
+    hundredths = answer_node is None and nodes and nodes[-1].value * 100 == answer
+    if hundredths and _asks_in_hundredths(question):
+        answer_node, answer_scale = nodes[-1].index, Fraction(100)
     if answer_node is None:
-        raise _unlinked_answer(steps, nodes, answer, answer_text)
+        raise _unlinked_answer(steps, nodes, answer, answer_text, miscomputed)
     consumers: dict[int, list[int]] = {}
     for node in nodes:
         for _, token in node.operands:
@@ -386,6 +530,7 @@ def parse_program(question: str, solution: str) -> Program:
         nodes=nodes,
         quantities=quantities,
         consumers=consumers,
+        answer_scale=answer_scale,
     )
 
 
@@ -393,36 +538,97 @@ def parse_program(question: str, solution: str) -> Program:
 _SOLVED_UNKNOWN_RE = re.compile(r"(?<![A-Za-z])[A-Za-z]\s*=\s*(\$?\d[\d,]*(?:\.\d+)?)(?![\d,]*\d)")
 
 
+# A number written with spaces between its thousands, `$400 000`: read as two numbers.
+_SPACE_THOUSANDS_RE = re.compile(r"(?<![\d.,])\d{1,3}(?: \d{3})+(?![\d,]*\d)")
+# `48 quarts = 12 gallons`: a result restated in another unit, its factor never written.
+_UNIT_RESTATED_RE = re.compile(rf"({_NUM})\s+[a-z]+\s*=\s*({_NUM})\s+[a-z]+")
+_ROUNDS_RE = re.compile(r"\bround", re.IGNORECASE)
+
+
 def _unlinked_answer(
-    steps: list[str], nodes: list[Node], answer: Fraction, answer_text: str
+    steps: list[str],
+    nodes: list[Node],
+    answer: Fraction,
+    answer_text: str,
+    miscomputed: list[tuple[Fraction | None, str]],
 ) -> SolutionParseError:
     """Why no computation yields the final answer, as specific a reject code as we can tell.
 
     The solution is rejected either way; the code says which kind of solution the parser
     cannot follow, so the rejects show what a further parse ability would win.
     """
-    solved = any(
-        parse_number(m.group(1)) == answer
-        for step in steps
-        for m in _SOLVED_UNKNOWN_RE.finditer(step)
-    )
-    if solved:
+    plain = [ANNOTATION_RE.sub("", step) for step in steps]  # `x = <<9=9>>9` reads `x = 9`
+    solved = [m for step in plain for m in _SOLVED_UNKNOWN_RE.finditer(step)]
+    solution = next((m[0] for m in solved if parse_number(m.group(1)) == answer), None)
+    if solution:
         return SolutionParseError(
-            "answer_by_algebra", f"final answer {answer_text} solves an equation for an unknown"
+            "answer_by_algebra",
+            f"final answer {answer_text} solves an equation for an unknown ({solution}); "
+            "the parser does not solve equations and no written computation gives it",
+        )
+    if answer < 0:
+        return SolutionParseError(
+            "answer_negative",
+            f"final answer {answer_text} is negative; computations with negative operands or "
+            "results (`2 - 8 = -6`) are not read, as a signed operand has no dataflow source",
+        )
+    wrong = next((message for value, message in miscomputed if value == answer), None)
+    if wrong:
+        return SolutionParseError(
+            "answer_miscomputed",
+            f"the reference computes its final answer {answer_text} with wrong arithmetic "
+            f"({wrong})",
+        )
+    spaced = next((m[0] for step in steps for m in _SPACE_THOUSANDS_RE.finditer(step)), None)
+    if spaced:
+        return SolutionParseError(
+            "space_thousands",
+            f"the solution writes numbers with spaces between thousands ({spaced!r}), which "
+            f"read as separate numbers, so no computation gives {answer_text}",
         )
     if not nodes:
-        return SolutionParseError("no_annotations", "no calculator annotations <<expr=value>>")
-    if any(n.value * 100 == answer for n in nodes):
+        return SolutionParseError(
+            "no_annotations",
+            "no calculator annotations <<expr=value>> and no prose computation `a op b = c`",
+        )
+    scaled = next((n for n in reversed(nodes) if n.value * 100 == answer), None)
+    if scaled:
         return SolutionParseError(
             "answer_in_other_unit",
-            f"final answer {answer_text} is a step's result times 100 (cents or percent)",
+            f"final answer {answer_text} is step {scaled.step}'s result "
+            f"{format_number(scaled.value)} times 100 (cents or percent), but the question does "
+            "not ask in cents or percent, or a later step computes something else",
         )
+    values = {n.value for n in nodes}
+    for step in plain:
+        for m in _UNIT_RESTATED_RE.finditer(step):
+            if parse_number(m.group(2)) == answer and parse_number(m.group(1)) in values:
+                return SolutionParseError(
+                    "answer_in_other_unit",
+                    f"final answer {answer_text} converts a step's result to another unit "
+                    f"({m[0]!r}) without writing the conversion",
+                )
     if any(
         n.value.denominator != 1 and answer in (math.floor(n.value), math.ceil(n.value))
         for n in nodes
     ):
         return SolutionParseError(
             "answer_rounded", f"final answer {answer_text} rounds a step's result to a whole"
+        )
+    for step in plain:
+        if _ROUNDS_RE.search(step) and any(
+            parse_number(m[0]) == answer for m in NUMBER_RE.finditer(step)
+        ):
+            return SolutionParseError(
+                "answer_rounded",
+                f"final answer {answer_text} is rounded in words from a result that is not "
+                f"read as a computation: {step!r}",
+            )
+    if solved:
+        return SolutionParseError(
+            "answer_by_algebra",
+            f"the solution solves an equation ({solved[-1][0]}) and derives final answer "
+            f"{answer_text} from it in words, with no written computation",
         )
     return SolutionParseError(
         "answer_unlinked", f"final answer {answer_text} is not the result of any step"

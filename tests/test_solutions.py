@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 from collections import Counter
+from dataclasses import replace
 from fractions import Fraction
 
 import pytest
@@ -152,3 +153,134 @@ def test_gsm8k_test_solutions_parse_at_least_95_percent(gsm8k_rows: list[dict]) 
     assert outcomes["ok"] / len(gsm8k_rows) >= 0.95, outcomes
     # GSM8K's own annotations are correct arithmetic: none may be read as a slip.
     assert outcomes["reference_arithmetic"] == 0
+
+
+# Real GSM8K test solutions (by line of tests/fixtures/gsm8k/test.jsonl) that parse since
+# issue 10 item 5, one per newly handled class.
+
+
+def test_chain_after_a_name_is_read() -> None:
+    # test-00499: the computation starts an `=` chain whose left side is a name.
+    solution = (
+        "By subtracting 5*X from each side to get 200 = 20*X.\n"
+        "Then, X = 200/20 = 10, so when there are 10 guests the two venues will be equal.\n"
+        "#### 10"
+    )
+    assert _answer_claim(solution) == "200/20"
+    # test-00756: `2V` is a name too.
+    solution = (
+        "Thus, there were V = 33 / 3 = <<33/3=11>>11 votes against the new regulation.\n"
+        "Therefore, there were 2V = 2 * 11 = 22 votes in favor of the new regulation.\n#### 22"
+    )
+    program = parse_program("q", solution)
+    assert _answer_claim(solution) == "2 * 11"
+    assert program.nodes[1].tokens[2].source == "step"
+
+
+@pytest.mark.parametrize(
+    "solution",
+    [
+        # The left side of the `=` computes: `.5 * 100%` is the middle of a chain (test-01159).
+        "2 babies / (2 babies + 2 babies) = 2 babies / 4 babies = .5 * 100% = 50%\n#### 50",
+        "Total: 5+2(6)=5+6=11\n#### 11",
+    ],
+)
+def test_chain_after_arithmetic_is_not_read(solution: str) -> None:
+    with pytest.raises(SolutionParseError):
+        parse_program("q", solution)
+
+
+def test_annotation_restating_a_visible_computation_takes_it() -> None:
+    # test-00052: `<<15=15>>` restates what `7.5 / .5` computes.
+    solution = (
+        "30 comic books weigh 7.5 pounds because 30 x .25 = <<30*.25=7.5>>7.5\n"
+        "He needs to remove 7.5 more pounds because 15 - 7.5 = <<15-7.5=7.5>>7.5\n"
+        "He needs to remove 15 toys because 7.5 / .5 = <<15=15>>15\n#### 15"
+    )
+    program = parse_program("q", solution)
+    node = program.nodes[program.answer_node]
+    assert node.expression == "7.5/.5" and node.restated
+    assert node.tokens[0].source == "step"
+    assert program.steps[2][slice(*node.mirror_span)] == "7.5 / .5"
+    # Without a visible computation the restatement stays a constant (test-01181).
+    program = parse_program("q", "2*x=40\nx=<<20=20>>20\n#### 20")
+    assert program.nodes[0].expression == "20" and not program.nodes[0].restated
+
+
+def test_answer_in_cents_scales_the_last_result() -> None:
+    # test-00493: the question asks in cents, the last step computes dollars.
+    question = (
+        "Heather's razors come 4 to a pack and cost $4.00 a pack.  They are currently on sale "
+        "for buy one get one free.  She also has a $2.00 coupon.  How much will each "
+        "individual razor cost, in cents, after the discount if she buys 2 packs of razors?"
+    )
+    solution = (
+        "Buy one get one free means she gets 2 packs for the price of 1 and she has a $2.00 "
+        "coupon, so the razors will cost her $4-$2 = $2.00\n"
+        "Each pack has 4 razors and she buys 2 packs for a total of 4*2 = <<4*2=8>>8 razors\n"
+        "The razors cost $2.00 and she bought 8 so that means each razor costs $2.00/8 = "
+        "$<<2/8=0.25>>0.25 each\n#### 25"
+    )
+    program = parse_program(question, solution)
+    assert program.answer_scale == 100 and program.answer == 25
+    assert program.nodes[program.answer_node].value == Fraction(1, 4)
+    # The same solution to a question that does not ask in cents stays unlinked.
+    with pytest.raises(SolutionParseError) as caught:
+        parse_program(question.replace(", in cents,", ""), solution)
+    assert caught.value.reason == "answer_in_other_unit"
+
+
+def test_annotation_naming_a_fraction_is_not_a_computation() -> None:
+    # test-00319: `<<3/4=3/4>>` computes nothing; the answer comes from prose and an annotation.
+    solution = (
+        "The total ratio representing the number of electric poles and wires is 1+3=<<1+3=4>>4\n"
+        "The fraction representing the number of wires required is <<3/4=3/4>>3/4\n"
+        "If 3/4 represents 45, then the total fraction which is 4/4 represents 4/4*45*4/3=60\n"
+        "Since the total is 60 and the wires are 45, the poles are 60-45=<<60-45=15>>15\n"
+        "#### 15"
+    )
+    program = parse_program("The ratio is 1:3 and there are 45 wires.", solution)
+    assert [n.expression for n in program.nodes] == ["1+3", "4/4*45*4/3", "60-45"]
+    assert program.nodes[2].tokens[0] == replace(program.nodes[2].tokens[0], source="step", ref=1)
+
+
+def test_annotation_with_operators_in_words_has_a_mirror() -> None:
+    # test-00737: the visible copy `32 minus 30` is rewritten with the annotation.
+    solution = "Peter has 2 ounces of water left because 32 minus 30 equals <<32-30=2>>2.\n#### 2"
+    program = parse_program("q", solution)
+    assert program.steps[0][slice(*program.nodes[0].mirror_span)] == "32 minus 30"
+    # test-00598: `divided by` is an operator, its `by` no unit word.
+    with pytest.raises(SolutionParseError) as caught:
+        parse_program("q", "He can buy 69 gum balls because 3.65 divided by .05 equals 69\n#### 69")
+    assert caught.value.reason == "answer_miscomputed"
+    assert "3.65 / .05 is 73, not 69" in str(caught.value)
+
+
+@pytest.mark.parametrize(
+    ("solution", "reason"),
+    [
+        # test-01024: the reference's own last computation is wrong.
+        ("Her revenue is $<<240+80=320>>320.\nSo, she has $32 - $20 = $300 left.\n#### 300",
+         "answer_miscomputed"),
+        # test-01113
+        ("Drop 8 degrees = 2 - 8 = -6 degrees\nIncrease 3 degrees = -6 + 3 = -3 degrees\n"
+         "#### -3", "answer_negative"),
+        # test-00266
+        ("Mr. Tan's net proceeds is $400 000 - $282 000 = $118 000.\n#### 118000",
+         "space_thousands"),
+        # test-00808
+        ("Students + tea left = 38 + 10 quarts = <<38+10=48>>48 quarts\n"
+         "48 quarts = 12 gallons\n#### 12", "answer_in_other_unit"),
+        # test-00226
+        ("The total is 34 + 32 + 30 = <<34+32+30=96>>96 cards\n"
+         "They are 32 / 96 * 100% = 33.333...%, which rounds down to 33%\n#### 33",
+         "answer_rounded"),
+        # test-01168: the answer follows from a solved unknown in words.
+        ("6Y = 72\nY = <<12=12>>12 cm\nThe red rope was 20 cm long.\n#### 20",
+         "answer_by_algebra"),
+    ],
+)  # fmt: skip
+def test_unlinked_answers_say_exactly_why(solution: str, reason: str) -> None:
+    with pytest.raises(SolutionParseError) as caught:
+        parse_program("q", solution)
+    assert caught.value.reason == reason, str(caught.value)

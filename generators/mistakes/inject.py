@@ -356,7 +356,7 @@ def _apply(program: Program, error_type: str, edit: Edit) -> Injection:
         new_tokens.append(tokens)
         new_values.append(value)
     _require_visible_rewrite(program, edit)
-    wrong_answer = new_values[program.answer_node]
+    wrong_answer = new_values[program.answer_node] * program.answer_scale
     if wrong_answer == program.answer:
         raise InjectionFailed("answer_unchanged", "the edit does not change the final answer")
 
@@ -494,7 +494,7 @@ def _node_edits(
     if node.annotation_span:
         start, end = node.annotation_span
         claim = format_like(value, "0." + "0" * node.places if node.places else "0")
-        edits.append((start, end, f"<<{expression}={claim}>>"))
+        edits.append((start, end, f"<<{claim if node.restated else expression}={claim}>>"))
     if node.shown_span:
         start, end = node.shown_span
         edits.append((start, end, format_like(value, text[start:end])))
