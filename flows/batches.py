@@ -195,6 +195,10 @@ def llm_settings(llm: dict[str, Any] | None) -> LLMSettings:
     ):
         if value not in allowed:
             raise ValueError(f"{option}: expected one of {', '.join(allowed)}, got {value!r}")
+    if settings.model and not settings.uses_model:
+        raise ValueError(
+            "--model: no stage calls a model; add --sampler llm, --teacher llm or --injector llm"
+        )
     if settings.uses_model and not settings.model:
         raise ValueError("--model: these stages call a model; name it (e.g. --model gpt-4o-mini)")
     if settings.teacher != "none" and settings.sampler == "none":
