@@ -691,6 +691,15 @@ def _show_rows(out: Path, n: int) -> None:
             console.print_json(json.dumps(row, ensure_ascii=False))
 
 
+# Commands whose options live beside their flows; their modules import no Prefect at load.
+from errata.flows.nightly_cli import nightly_command, serve_command  # noqa: E402
+from errata.flows.publish_cli import publish_command  # noqa: E402
+
+app.command("publish")(publish_command)
+app.command("nightly")(nightly_command)
+app.command("serve")(serve_command)
+
+
 def main() -> None:
     app()
 
