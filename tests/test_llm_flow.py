@@ -209,3 +209,24 @@ def test_replayed_wrong_attempts_go_to_the_teacher(tmp_path: Path) -> None:
     assert all(a.source_label == a.verdict for a in stored)  # errata agrees with the file here
     natural = [m for m in read_records(tmp_path / "shards", "mistakes") if m.origin == "natural"]
     assert natural and all(m.producer == f"teacher:{MODEL}" for m in natural)
+
+
+def test_a_rerun_of_a_finished_run_skips_every_batch_and_sends_nothing(
+    fixtures: Path, tmp_path: Path
+) -> None:
+    shards = tmp_path / "shards"
+    with running_double(fixtures=[str(fixtures)]) as double:
+        first = _run(shards, double.base_url, cache_dir=None)
+        double.reset_stats()
+        again = generate_locally(
+            workers=1,
+            source="gsm8k",
+            path=str(GSM8K_TEST),
+            limit=LIMIT,
+            shards=str(shards),
+            llm=LLM,
+            endpoint={"base_url": double.base_url},
+        )
+        assert double.stats()["requests"] == 0
+    assert again["batches_skipped"] == again["batches"] == first["batches"]
+    assert again["counts"] == first["counts"]  # the books of the batches already written
