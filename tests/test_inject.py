@@ -193,3 +193,73 @@ def test_numbers_written_with_units_between_them_are_rewritten_in_place() -> Non
     )
     with pytest.raises(InjectionFailed):
         inject(division, "swapped_operands", seed=0)
+
+
+@pytest.mark.parametrize("error_type", ["calculation", "misread_question", "wrong_operator"])
+def test_a_changed_result_never_flows_into_an_operand_that_may_be_a_question_number(
+    error_type: str,
+) -> None:
+    question = (
+        "A tub of ice cream costs $13 and is on sale for $11. How much do you save on 2 tubs?"
+    )
+    solution = "\n".join(
+        [
+            "The discount for each tub is $13 - $11 = $<<13-11=2>>2.",
+            "So the discount for the tubs is $2 x 2 = $<<2*2=4>>4.",
+            "#### 4",
+        ]
+    )
+    program = parse_program(question, solution)
+    for seed in range(10):
+        try:
+            injection = inject(program, error_type, seed=seed)
+        except InjectionFailed:
+            continue
+        assert injection.node == 1  # a misread 13 or 11 would carry into the ambiguous 2s
+
+
+def test_a_mention_that_quotes_the_question_keeps_the_question_number() -> None:
+    question = (
+        "Stanley is at an elevation of 10,000 feet and his comb falls 4,000 feet. Oliver is at "
+        "an elevation of 3,000 feet. How many feet must Oliver climb to reach the comb?"
+    )
+    solution = "\n".join(
+        [
+            "The comb is at 10,000 - 4,000 = <<10000-4000=6000>>6,000 feet.",
+            "Oliver, at an elevation of 3,000 feet, must climb 6,000 - 3,000 = "
+            "<<6000-3000=3000>>3,000 feet.",
+            "#### 3000",
+        ]
+    )
+    injection = inject(parse_program(question, solution), "calculation", seed=0)
+    assert "at an elevation of 3,000 feet" in injection.wrong_steps[1]
+    assert injection.wrong_answer != "3000"
+
+
+def test_a_mention_of_an_operand_before_its_calculation_is_ambiguous() -> None:
+    # "$20 then ... 40 - 20": the mention is the supplies' cost, not the profit of 20.
+    question = "Supplies cost $20 and 20 candles sell for $2 each. What is the profit?"
+    solution = "\n".join(
+        [
+            "He sells 20 candles for 2 * 20 = $<<2*20=40>>40.",
+            "If he makes $40 and the supplies cost $20 then his profit is 40 - 20 = "
+            "$<<40-20=20>>20.",
+            "#### 20",
+        ]
+    )
+    program = parse_program(question, solution)
+    for seed in range(5):
+        try:
+            injection = inject(program, "calculation", seed=seed)
+        except InjectionFailed:
+            continue
+        assert "supplies cost $20 " in injection.wrong_steps[-1]
+
+
+def test_a_negative_result_can_be_miscalculated_keeping_its_sign() -> None:
+    question = "Temperatures were -48, 21 and -3 degrees. What is their average?"
+    solution = "\n".join(
+        ["-48 + 21 + (-3) = <<-48+21+(-3)=-30>>-30", "-30/3 = <<-30/3=-10>>-10 degrees", "#### -10"]
+    )
+    injection = inject(parse_program(question, solution), "calculation", seed=0)
+    assert injection.wrong_value < 0 and injection.wrong_answer != "-10"

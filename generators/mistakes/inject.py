@@ -85,14 +85,22 @@ class Injection:
 
 
 def _calculation(program: Program, rng: random.Random) -> Iterator[Edit]:
+    untried: list[tuple[Node, list[Fraction]]] = []
     for node in _shuffled(program.nodes, rng):
         if all(t.is_number for t in node.tokens):
             continue  # `<<40=40>>` restates a value; there is no calculation to get wrong
         value = node.value
         options = [value + 1, value - 1, value + 2, value + 10, value - 10, _digit_swap(value)]
-        options = [v for v in options if v is not None and v > 0 and v != value]
+        # A wrong result keeps the sign of the right one (a temperature of -30 may become -31).
+        options = [v for v in options if v is not None and v * value > 0 and v != value]
         wrong = rng.choice(options) if options else None
         if wrong is not None:
+            untried.append((node, [v for v in options if v != wrong]))
+            yield Edit(node.index, node.tokens, value_override=wrong)
+    # Then the other wrong results, where the first one made a later step fractional
+    # (`26 / 5`) but another divides (`35 / 5`).
+    for node, options in untried:
+        for wrong in options:
             yield Edit(node.index, node.tokens, value_override=wrong)
 
 
@@ -339,8 +347,12 @@ def _apply(program: Program, error_type: str, edit: Edit) -> Injection:
     old_tokens = [n.tokens for n in program.nodes]
     new_tokens: list[tuple[Token, ...]] = []
     new_values: list[Fraction] = []
+    question_values = {q.value for q in program.quantities}
     for node in program.nodes:
         tokens = edit.tokens if node.index == edit.node else node.tokens
+        for token in tokens:
+            if token.source == "step" and token.is_number and new_values[token.ref] != token.value:
+                _require_unambiguous_source(program, node, token, question_values)
         tokens = tuple(
             replace(t, text=_plain(new_values[t.ref])) if t.source == "step" and t.is_number else t
             for t in tokens
@@ -387,6 +399,21 @@ def _apply(program: Program, error_type: str, edit: Edit) -> Injection:
         wrong_value=new_values[edit.node],
         facts=edit.facts,
     )
+
+
+def _require_unambiguous_source(
+    program: Program, node: Node, token: Token, question_values: set[Fraction]
+) -> None:
+    """A changed result carries forward only into operands that can only be that result: an
+    operand whose value is also a question number or another earlier result (`$2 x 2` after a
+    discount of $2, for 2 tubs) may be either, and rewriting the wrong one is a second error."""
+    if token.value in question_values or any(
+        n.value == token.value and n.index != token.ref and n.index < node.index
+        for n in program.nodes
+    ):
+        raise InjectionFailed(
+            "ambiguous_source", f"{token.text} in step {node.step} may not be the changed result"
+        )
 
 
 def _require_visible_rewrite(program: Program, edit: Edit) -> None:
@@ -453,8 +480,10 @@ def _render_steps(
             if any(a <= start < b for a, b in handled):
                 continue
             value = parse_number(match.group(0))
-            if value not in old_to_new or not _stated_by(program, value, step_index):
+            if value not in old_to_new or not _stated_by(program, value, step_index, changed):
                 continue
+            if value in protected and _quotes_question(program, text, start, end):
+                continue  # "at an elevation of 3,000 feet", as the question says: its number
             if value in protected and not _states_own_result(text, nodes, changed, value, end):
                 raise InjectionFailed(
                     "ambiguous_mention", f"step {step_index} mentions {match.group(0)} ambiguously"
@@ -471,19 +500,48 @@ def _states_own_result(
 ) -> bool:
     """Whether a mention is the result its step goes on to compute, as in "The average is
     80 because 240 / 3 = <<240/3=80>>80": the next number after it starts that calculation.
-    Then it is the result even where the question has the same number."""
+    Then it is the result even where the question has the same number, unless the calculation
+    also uses that number ("his supplies cost $20 then his profit is 40 - 20 = 20")."""
     for node in nodes:
         start = (node.mirror_span or node.annotation_span or (None, None))[0]
         if node.index not in changed or node.value != value or start is None:
+            continue
+        if any(token.value == value for _, token in node.operands):
             continue
         if mention_end <= start and not NUMBER_RE.search(text, mention_end, start):
             return True
     return False
 
 
-def _stated_by(program: Program, value: Fraction, step: int) -> bool:
-    """Whether `value` is the result of a computation in this step or an earlier one."""
-    return any(node.value == value and node.step <= step for node in program.nodes)
+def _quotes_question(program: Program, text: str, start: int, end: int) -> bool:
+    """Whether a mention repeats a question number with its words: the two words after it
+    ("5 equal parts", "$5 per hour"), or the word before and the word after it ("of 3,000
+    feet", "eats 15 slices"), as the question writes them. Such a mention is the question's
+    number, not a result that happens to have the same value."""
+    head = text[:start]
+    following = re.match(r"\s+([A-Za-z]+)(?:\s+([A-Za-z]+))?", text[end:])
+    if not following:
+        return False
+    dollar = r"\$\s?" if head.endswith("$") else ""
+    number = dollar + re.escape(text[start:end])
+    first, second = following.groups()
+    patterns = []
+    if second:
+        patterns.append(rf"(?<![\w.,$]){number}\s+{first}\s+{second}\b")
+    previous = re.search(r"\b([A-Za-z]+)\s+\$?$", head)
+    if previous:
+        patterns.append(rf"\b{previous.group(1)}\s+{number}\s+{first}\b")
+    return any(re.search(p, program.question, re.IGNORECASE) for p in patterns)
+
+
+def _stated_by(program: Program, value: Fraction, step: int, changed: set[int]) -> bool:
+    """Whether `value` is the result of a changed computation in this step or an earlier one.
+    A mention before the changed result exists ("he sells 20 candles" where a later step's
+    result is also 20) states the question's number or an unchanged result: it stays."""
+    return any(
+        node.value == value and node.step <= step and node.index in changed
+        for node in program.nodes
+    )
 
 
 def _node_edits(
