@@ -20,6 +20,7 @@ from errata.schemas.exports import RECIPES
 from errata.schemas.records import ERROR_TYPES, BatchBooks, Mistake, Origin, Problem
 from errata.store.card import render_card
 from errata.store.export import DEFAULT_EXPORT, write_export
+from errata.store.report import CARD_CHARTS, write_report
 from errata.store.shards import check_schema_version, read_records
 
 
@@ -52,7 +53,7 @@ def write_folder(
 
     def card(files: dict[str, dict[str, list[str]]]) -> str:
         facts = card_facts(assembled, options, problems, books, files, decontamination, version)
-        return render_card(facts)
+        return render_card(facts, CARD_CHARTS)  # write_report draws them once the folder is written
 
     manifest = {
         "recipes": list(options.recipes),
@@ -135,6 +136,7 @@ def export(
         )
     decon = decontamination_facts(assembled, contamination, decontaminate or [])
     files = step["write_folder"](out, assembled, options, problems, books, decon)
+    write_report(Path(shards), Path(out))
     return {
         "out": str(Path(out)),
         "configs": {c: assembled.counts(c) for c in files},

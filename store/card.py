@@ -122,7 +122,22 @@ def _counts(counts: dict[str, int]) -> list[tuple[str, str]]:
     return [(key, f"{n:,}") for key, n in sorted(counts.items(), key=lambda kv: (-kv[1], kv[0]))]
 
 
-def card_body(facts: CardFacts) -> str:
+def run_report_section(charts: Sequence[tuple[str, str]]) -> str:
+    """A "Run report" section linking the export's chart PNGs, given as (alt text, path)."""
+    if not charts:
+        return ""
+    images = "\n\n".join(f"![{alt}]({path})" for alt, path in charts)
+    return f"""## Run report
+
+The latest generation run in the store; `_errata/report.html` has the figures as tables and
+a sample of mistakes to browse.
+
+{images}
+
+"""
+
+
+def card_body(facts: CardFacts, charts: Sequence[tuple[str, str]] = ()) -> str:
     configs = _table(
         ["config", "recipe", "train", "test", "what it is"],
         [
@@ -192,6 +207,10 @@ from datasets import load_dataset
 ds = load_dataset("path/or/repo", "{first}")
 ```
 
+`_errata/export.json` (the export's options, decontamination and row counts) and
+`_errata/exclusions.parquet` (each row left out, and why) are published as provenance, not
+data: the `configs` above pin each config's files, so `datasets` never loads them.
+
 ## How it was made
 
 Every mistake was verified by execution: the edited step's arithmetic is recomputed, later
@@ -223,7 +242,7 @@ Export options: {options}.
 
 {sources}
 
-## Citations
+{run_report_section(charts)}## Citations
 
 ```bibtex
 {citations}
@@ -231,7 +250,8 @@ Export options: {options}.
 """
 
 
-def render_card(facts: CardFacts) -> str:
-    """The dataset card (README.md) as huggingface_hub renders it: YAML metadata, then body."""
-    content = f"---\n{card_data(facts).to_yaml()}\n---\n\n{card_body(facts)}"
+def render_card(facts: CardFacts, charts: Sequence[tuple[str, str]] = ()) -> str:
+    """The dataset card (README.md) as huggingface_hub renders it: YAML metadata, then body;
+    `charts` are (alt text, relative path) of the run report's PNGs in the export."""
+    content = f"---\n{card_data(facts).to_yaml()}\n---\n\n{card_body(facts, charts)}"
     return str(DatasetCard(content))
