@@ -267,7 +267,8 @@ def test_rerun_under_prefect_gives_byte_identical_files(
         }
 
     first, second = digests(export_dir), digests(again)
-    assert len(first) == 10 * 2 + 3  # parquet per config and split, card, manifest, exclusions
+    # parquet per config and split, card, manifest, exclusions, the report and its 3 charts
+    assert len(first) == 10 * 2 + 3 + 4
     assert first == second
 
 
