@@ -55,16 +55,17 @@ ID_COLUMNS = {
 # Remote files errata owns: replaced by this commit, so a config that shrank from two files to
 # one leaves no stale shard for the card's `<split>-*.parquet` pattern to pick up.
 OWNED_REMOTE_PATTERNS = [*(f"{config}/*.parquet" for config in EXPORT_CONFIGS), f"{META_DIR}/*"]
-# What detect-secrets' plugins miss (or filter out as too short or low in entropy). The
+# What detect-secrets' plugins miss (or filter out as too short or low in entropy), named as
+# its plugins name theirs so one secret found by both reads once. The
 # lookbehind keeps words such as "risk-adjusted" or "task-…" from matching.
 SECRET_PATTERNS: dict[str, re.Pattern[str]] = {
-    "Hugging Face token": re.compile(r"(?<![A-Za-z0-9])hf_[A-Za-z0-9]{30,}"),
-    "OpenAI key": re.compile(r"(?<![A-Za-z0-9])sk-[A-Za-z0-9_-]{20,}"),
-    "GitHub token": re.compile(
+    "Hugging Face Token": re.compile(r"(?<![A-Za-z0-9])hf_[A-Za-z0-9]{30,}"),
+    "OpenAI Token": re.compile(r"(?<![A-Za-z0-9])sk-[A-Za-z0-9_-]{20,}"),
+    "GitHub Token": re.compile(
         r"(?<![A-Za-z0-9])(?:gh[pousr]_[A-Za-z0-9]{20,}|github_pat_[A-Za-z0-9_]{20,})"
     ),
-    "AWS access key id": re.compile(r"(?<![A-Za-z0-9])(?:AKIA|ASIA)[A-Z0-9]{16}(?![A-Za-z0-9])"),
-    "Bearer token": re.compile(r"(?i)(?<![A-Za-z0-9])bearer\s+[A-Za-z0-9._~+/-]{20,}=*"),
+    "AWS Access Key": re.compile(r"(?<![A-Za-z0-9])(?:AKIA|ASIA)[A-Z0-9]{16}(?![A-Za-z0-9])"),
+    "Bearer Token": re.compile(r"(?i)(?<![A-Za-z0-9])bearer\s+[A-Za-z0-9._~+/-]{20,}=*"),
 }
 # Locations kept per distinct line: a secret repeated in every row is named a few times.
 LOCATIONS_PER_LINE = 3
