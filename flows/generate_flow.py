@@ -152,36 +152,16 @@ def generate_flow(
     return summary
 
 
-def _usage_lines(usage: dict[str, Any] | None) -> list[str]:
-    if not usage:
-        return []
-    return [
-        f"- LLM requests: {usage['requests']} ({usage['cached']} from the cache, "
-        f"{usage['failed']} failed)",
-        f"- tokens: {usage['prompt_tokens']} prompt, {usage['completion_tokens']} completion",
-        f"- cost: ${usage['cost_usd']:.4f}",
-    ]
-
-
 def _report(plan: RunPlan, summary: dict[str, Any]) -> None:
-    counts: Sequence[dict[str, Any]] = summary["counts"]
-    rows = [{k: v for k, v in c.items() if k != "rejected_by_reason"} for c in counts]
-    create_table_artifact(rows, key="errata-generate-stage-counts", description="Per-stage counts")
-    lines = [
-        f"# errata generate `{summary['run_id']}`",
-        "",
-        f"- problems: {summary['problems']}",
-        f"- mistake records written: {summary['mistakes_written']}",
-        f"- batches: {summary['batches']} ({summary['batches_skipped']} already done, skipped)",
-        f"- output: `{plan.root}`",
-        f"- wall time: {summary['wall_seconds']} s",
-        *_usage_lines(summary.get("llm_usage")),
-        "",
-        "| stage | in | kept | rejected | seconds |",
-        "|---|---:|---:|---:|---:|",
-        *(
-            f"| {c['stage']} | {c['n_in']} | {c['n_out']} | {c['n_rejected']} | {c['seconds']} |"
-            for c in counts
-        ),
-    ]
-    create_markdown_artifact("\n".join(lines), key="errata-generate-summary")
+    """The run's Prefect artifacts: its figures as markdown and its stages as a table."""
+    from pathlib import Path
+
+    from errata.store.report import facts_markdown, facts_table, run_facts
+
+    if "://" in plan.root:  # the report reads local shards through DuckDB
+        return
+    facts = run_facts(Path(plan.root), summary["run_id"])
+    create_table_artifact(
+        facts_table(facts), key="errata-generate-stage-counts", description="Per-stage counts"
+    )
+    create_markdown_artifact(facts_markdown(facts), key="errata-generate-summary")

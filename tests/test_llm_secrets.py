@@ -38,6 +38,8 @@ async def _prefect_text() -> str:
     parts += [repr(a.data) + repr(a.description) for a in artifacts]
     parts += [log.message for log in logs]
     assert runs and artifacts, "the run was tracked"
+    summary = next(a for a in artifacts if a.key == "errata-generate-summary")
+    assert "cost: $" in summary.data and "tokens:" in summary.data  # the run's spend is there
     return "\n".join(parts)
 
 
