@@ -20,7 +20,14 @@ demo: $(STAMP)
 demo-llm: $(STAMP)
 	$(BIN)/python -m errata.testing.demo_llm
 
-test: $(STAMP)
+# The run report's browser test opens it in Debian's Chromium, installed here (as root, from
+# Debian's packages) when it is missing; never a Playwright browser download.
+CHROMIUM := /usr/bin/chromium
+$(CHROMIUM):
+	@command -v apt-get >/dev/null || { echo "the report test needs Chromium at $@ (Debian: apt-get install chromium)"; exit 1; }
+	apt-get install -y -q chromium >/dev/null || { apt-get update -q >/dev/null && apt-get install -y -q chromium >/dev/null; }
+
+test: $(STAMP) $(CHROMIUM)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	HF_HUB_OFFLINE=1 $(BIN)/python -m pytest -n 2 --dist loadfile
