@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import asyncio
 import json
+import multiprocessing
+import multiprocessing.synchronize
 import time
 
 import pytest
@@ -281,3 +283,29 @@ def test_read_progress_sums_every_process(tmp_path):
         cost_usd=0.75,
     )
     assert read_progress(str(tmp_path / "none-yet")) == Usage()
+
+
+def _open_and_write(directory: str, start: multiprocessing.synchronize.Event, index: int) -> None:
+    start.wait()
+    cache = ResponseCache(directory)
+    cache.add(f"from-{index}", "m", CachedReply(str(index), "stop", 1, 1, 0.0))
+    cache.close()
+
+
+def test_many_processes_can_create_the_same_new_cache_at_once(tmp_path):
+    context = multiprocessing.get_context("spawn")
+    start = context.Event()
+    workers = [
+        context.Process(target=_open_and_write, args=(str(tmp_path), start, index))
+        for index in range(6)
+    ]
+    for worker in workers:
+        worker.start()
+    time.sleep(1.0)  # let them all import and wait at the start line
+    start.set()
+    for worker in workers:
+        worker.join(60)
+    assert [worker.exitcode for worker in workers] == [0] * 6
+    cache = ResponseCache(str(tmp_path))
+    assert len(cache.get_many(f"from-{index}" for index in range(6))) == 6
+    cache.close()

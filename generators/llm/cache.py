@@ -16,6 +16,8 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import NamedTuple
 
+from tenacity import retry, retry_if_exception, stop_after_delay, wait_random
+
 CACHE_FILE_NAME = "responses.sqlite"
 # sqlite allows at most 32766 parameters per statement (999 before 3.32); stay well under.
 _KEYS_PER_QUERY = 900
@@ -31,6 +33,27 @@ CREATE TABLE IF NOT EXISTS responses (
     created REAL NOT NULL
 ) WITHOUT ROWID
 """
+
+
+def _is_locked(error: BaseException) -> bool:
+    return isinstance(error, sqlite3.OperationalError) and "locked" in str(error)
+
+
+# Switching a new file to WAL takes an exclusive lock and sqlite answers "database is locked"
+# at once, without its busy timeout, when another process is doing the same: ask again.
+@retry(
+    retry=retry_if_exception(_is_locked),
+    stop=stop_after_delay(30),
+    wait=wait_random(0.005, 0.05),
+    reraise=True,
+)
+def _set_up(db: sqlite3.Connection) -> None:
+    if db.execute("PRAGMA journal_mode").fetchone()[0] != "wal":
+        db.execute("PRAGMA journal_mode=WAL")
+    # In WAL mode NORMAL loses at most the last commits on power loss, never consistency;
+    # a lost row is only asked again.
+    db.execute("PRAGMA synchronous=NORMAL")
+    db.execute(_SCHEMA)
 
 
 class CachedReply(NamedTuple):
@@ -50,11 +73,7 @@ class ResponseCache:
         self.path = directory / CACHE_FILE_NAME
         # Another process may hold the write lock for a moment: wait for it, do not fail.
         self._db = sqlite3.connect(self.path, timeout=60.0, isolation_level=None)
-        self._db.execute("PRAGMA journal_mode=WAL")
-        # In WAL mode NORMAL loses at most the last commits on power loss, never consistency;
-        # a lost row is only asked again.
-        self._db.execute("PRAGMA synchronous=NORMAL")
-        self._db.execute(_SCHEMA)
+        _set_up(self._db)
         self._pending: list[tuple[str, str, str, str | None, int, int, float, float]] = []
         self._flush_rows = flush_rows
         self._flush_seconds = flush_seconds

@@ -104,6 +104,9 @@ class LLMClient:
                 max_keepalive_connections=self.endpoint.concurrency,
             ),
             transport=self._http_transport,
+            # Plain http (a local server) has no TLS to verify; not loading the CA bundle saves
+            # about 0.15 s of CPU per client. https keeps full verification.
+            verify=not self.endpoint.base_url.startswith("http://"),
         )
         self._openai = openai.AsyncOpenAI(
             base_url=self.endpoint.base_url,
@@ -228,13 +231,15 @@ class LLMClient:
                 response_format = json.loads(request.response_format)
                 self._formats[request.response_format] = response_format
             params["response_format"] = response_format
+        params["model"] = request.model
+        params["messages"] = request.message_dicts()
         try:
-            # Sampling parameters go in the body as they are: the SDK's typed keyword arguments
-            # would reject a server-specific one and transform the rest for nothing.
-            raw = await self._openai.chat.completions.with_raw_response.create(
-                model=request.model,
-                messages=request.message_dicts(),  # type: ignore[arg-type]
-                extra_body=params or None,
+            # The SDK's generic `post` with the raw response: the same retries, timeouts and
+            # errors as `chat.completions.create`, without its per-request typed-dict transform
+            # of the body and model construction of the reply (measured: a quarter of the CPU
+            # per request). The body is already plain JSON; the reply is read below.
+            response = await self._openai.post(
+                "/chat/completions", cast_to=httpx2.Response, body=params
             )
         except openai.APITimeoutError as error:
             return self._failure(request, TIMEOUT, error)
@@ -249,21 +254,21 @@ class LLMClient:
             else:
                 code = f"http_{status}"
             return self._failure(request, code, error)
-        except openai.APIResponseValidationError as error:
-            return self._failure(request, BAD_RESPONSE, error)
-        self._limits.learn(raw.headers)
+        self._limits.learn(response.headers)
         try:
-            completion = raw.parse()
-            choice = completion.choices[0]
-            message = choice.message
-            content = message.content
-            finish_reason = choice.finish_reason
-            refusal = getattr(message, "refusal", None)
-            reported = completion.usage
+            completion = json.loads(response.content)
+            choice = completion["choices"][0]
+            message = choice["message"]
+            content = message.get("content")
+            finish_reason = choice.get("finish_reason")
+            refusal = message.get("refusal")
+            reported = completion.get("usage") or {}
+            prompt_tokens = int(reported.get("prompt_tokens") or 0)
+            completion_tokens = int(reported.get("completion_tokens") or 0)
+            if content is not None and not isinstance(content, str):
+                raise TypeError(f"message content is {type(content).__name__}, not text")
         except (ValueError, TypeError, AttributeError, IndexError, KeyError) as error:
             return self._failure(request, BAD_RESPONSE, error)
-        prompt_tokens = (getattr(reported, "prompt_tokens", 0) or 0) if reported else 0
-        completion_tokens = (getattr(reported, "completion_tokens", 0) or 0) if reported else 0
         cost = self._cost(request.model, prompt_tokens, completion_tokens)
         error = None
         error_message = ""
