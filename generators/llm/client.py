@@ -27,6 +27,7 @@ from dataclasses import dataclass, replace
 from types import TracebackType
 from typing import Any
 
+import httpcore2  # noqa: F401  (httpx2 imports it at the first client: 50 ms; pay it at import)
 import httpx2
 import openai
 from pydantic import BaseModel, ValidationError
