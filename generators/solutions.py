@@ -32,6 +32,8 @@ ANNOTATION_RE = re.compile(r"<<([^<>]*?)=([^<>=]*)>>")
 ANSWER_MARK = "####"
 FINAL_ANSWER_RE = re.compile(rf"^\s*{ANSWER_MARK}\s*(.+?)\s*$")
 _EXPR_TOKEN_RE = re.compile(r"\s*(?:(\d+(?:\.\d*)?|\.\d+)|(\*\*|[-+*/()]))")
+# A signed operand where a prose computation starts with a negative number, `-6 + 3 = -3`.
+_SIGNED_NUMBER_RE = re.compile(r"\s*(-\d+(?:\.\d*)?|-\.\d+)")
 _MIRROR_CHARS = set("0123456789.,$%+-*/x×÷() ")
 _MIRROR_TAIL_RE = re.compile(r"[\s=$]*$")
 _NUM = r"\$?\d[\d,]*(?:\.\d+)?%?"
@@ -49,12 +51,15 @@ _EQUALS = r"(?:\s*=\s*|\s+equals\s+)"
 _TERM = rf"(?:{_NUM}|\.\d+%?|\([^()=<>\n]{{1,60}}\))"
 # Between terms an operator, or nothing beside a parenthesis: `2(40+9)` and `(1/4)24` multiply.
 _JOIN = rf"(?:\s*[-+*/x×÷−–]\s*|{_WORD_OPERATOR}|(?=\()|(?<=\)))"
-_PROSE_EXPRESSION = rf"(?<![\w.,()])({_TERM}{_UNIT_WORDS}(?:{_JOIN}{_TERM}{_UNIT_WORDS})+)"
+# The first term may be a negative result carried on right after an `=`: `= -6 + 3 = -3`.
+_SIGN = r"(?:(?<==)-|(?<==\s)-)?"
+_PROSE_EXPRESSION = rf"(?<![\w.,()])({_SIGN}{_TERM}{_UNIT_WORDS}(?:{_JOIN}{_TERM}{_UNIT_WORDS})+)"
 # A visible computation `a op b = c` outside annotations, as in `99 + 5 = $104` (final steps
 # often lack an annotation); the result must not run into a variable: `2(2x)=4x` is algebra.
-# Where it may start after an `=` is `_clean_start`'s call.
+# Where it may start after an `=` is `_clean_start`'s call. A result may be negative,
+# `2 - 8 = -6`: the sign is part of the number the step states.
 PROSE_CLAIM_RE = re.compile(
-    rf"{_PROSE_EXPRESSION}{_EQUALS}\$?(\d[\d,]*(?:\.\d+)?|\.\d+)(?![\d,]*\d)(?![A-Za-z])"
+    rf"{_PROSE_EXPRESSION}{_EQUALS}\$?(-?(?:\d[\d,]*(?:\.\d+)?|\.\d+))(?![\d,]*\d)(?![A-Za-z])"
 )
 # The same computation written just before an annotation that only restates its result:
 # `7.5 / .5 = <<15=15>>15` (read on the masked step, so the annotation is not there).
@@ -184,17 +189,23 @@ def question_quantities(question: str) -> list[Quantity]:
     return sorted(found, key=lambda q: q.start)
 
 
-def tokenize_expression(expr: str) -> list[Token]:
-    """Tokens of an annotation expression; raise SolutionParseError on anything else."""
+def tokenize_expression(expr: str, signed: bool = False) -> list[Token]:
+    """Tokens of an annotation expression; raise SolutionParseError on anything else.
+
+    With `signed`, a minus that starts the expression or follows `(` is part of its number:
+    `-6 + 3` written after `2 - 8 = -6` uses that result, -6, as one operand."""
     text = expr.replace(",", "").strip()
     tokens, pos = [], 0
     while pos < len(text):
-        match = _EXPR_TOKEN_RE.match(text, pos)
+        unary = not tokens or tokens[-1].text == "("
+        match = (signed and unary and _SIGNED_NUMBER_RE.match(text, pos)) or _EXPR_TOKEN_RE.match(
+            text, pos
+        )
         if not match or match.end() == pos:
             raise SolutionParseError(
                 "unsupported_annotation", f"cannot read {expr!r} at {text[pos:]!r}"
             )
-        number, op = match.groups()
+        number, op = match.groups() if match.re is _EXPR_TOKEN_RE else (match.group(1), None)
         tokens.append(Token(number.rstrip("."), True) if number else Token(op, False))
         pos = match.end()
     if not any(t.is_number for t in tokens):
@@ -369,7 +380,8 @@ def _node(
     mirror_from: int = 0,
     mirror: tuple[int, int] | None = None,
 ) -> Node:
-    tokens = tokenize_expression(expr)
+    # A computation read from prose (its visible copy given) may start with a signed number.
+    tokens = tokenize_expression(expr, signed=mirror is not None)
     claimed = parse_number(claim_text) if _DECIMAL_RE.fullmatch(claim_text) else None
     if claimed is None:
         raise SolutionParseError("unsupported_annotation", f"result {claim_text!r}")
@@ -452,7 +464,36 @@ def _asks_in_hundredths(question: str) -> bool:
 
 
 def parse_program(question: str, solution: str) -> Program:
-    """Parse a worked solution with calculator annotations into a program."""
+    """Parse a worked solution with calculator annotations into a program.
+
+    A solution that writes dollar amounts with spaces between thousands (`$400 000`) and
+    links no computation to its answer that way is read again with those amounts as
+    `$400,000`; the program (its steps and question) then writes them with commas, the form
+    the step checker and the injector read and write. Only dollar amounts are joined: in
+    `3 100 ml` the space may separate two numbers.
+    """
+    try:
+        return _parse_program(question, solution)
+    except SolutionParseError as exc:
+        if exc.reason != "space_thousands":
+            raise
+        rejected = exc
+    try:
+        return _parse_program(_comma_thousands(question), _comma_thousands(solution))
+    except SolutionParseError:
+        raise rejected from None
+
+
+# A dollar amount with spaces between its thousands, `$400 000`.
+_DOLLAR_SPACE_THOUSANDS_RE = re.compile(r"(?<=\$)\d{1,3}(?: \d{3})+(?![\d,]*\d)")
+
+
+def _comma_thousands(text: str) -> str:
+    """`$400 000` as `$400,000`; offsets are kept (a space becomes a comma)."""
+    return _DOLLAR_SPACE_THOUSANDS_RE.sub(lambda m: m[0].replace(" ", ","), text)
+
+
+def _parse_program(question: str, solution: str) -> Program:
     steps, answer_text = split_steps(solution)
     if answer_text is None:
         raise SolutionParseError("no_final_answer", "expected a last line '#### <answer>'")
@@ -569,8 +610,8 @@ def _unlinked_answer(
     if answer < 0:
         return SolutionParseError(
             "answer_negative",
-            f"final answer {answer_text} is negative; computations with negative operands or "
-            "results (`2 - 8 = -6`) are not read, as a signed operand has no dataflow source",
+            f"final answer {answer_text} is negative and no computation gives it; only prose "
+            "chains such as `2 - 8 = -6` and `= -6 + 3 = -3` read signed numbers",
         )
     wrong = next((message for value, message in miscomputed if value == answer), None)
     if wrong:

@@ -6,6 +6,7 @@ from fractions import Fraction
 
 import pytest
 
+from errata.generators.mistakes.inject import inject
 from errata.generators.solutions import SolutionParseError, parse_program, split_steps
 
 QUESTION = (
@@ -262,12 +263,11 @@ def test_annotation_with_operators_in_words_has_a_mirror() -> None:
         # test-01024: the reference's own last computation is wrong.
         ("Her revenue is $<<240+80=320>>320.\nSo, she has $32 - $20 = $300 left.\n#### 300",
          "answer_miscomputed"),
-        # test-01113
-        ("Drop 8 degrees = 2 - 8 = -6 degrees\nIncrease 3 degrees = -6 + 3 = -3 degrees\n"
-         "#### -3", "answer_negative"),
-        # test-00266
-        ("Mr. Tan's net proceeds is $400 000 - $282 000 = $118 000.\n#### 118000",
-         "space_thousands"),
+        # A negative answer stated with no computation.
+        ("Drop 8 degrees = 2 - 8 = -6 degrees\nIt rose 3 degrees to -3 degrees.\n#### -3",
+         "answer_negative"),
+        # Spaced thousands that are not dollar amounts may be two numbers: not joined.
+        ("The net is 400 000 - 282 000 = 118 000 ml.\n#### 118000", "space_thousands"),
         # test-00808
         ("Students + tea left = 38 + 10 quarts = <<38+10=48>>48 quarts\n"
          "48 quarts = 12 gallons\n#### 12", "answer_in_other_unit"),
@@ -284,3 +284,52 @@ def test_unlinked_answers_say_exactly_why(solution: str, reason: str) -> None:
     with pytest.raises(SolutionParseError) as caught:
         parse_program("q", solution)
     assert caught.value.reason == reason, str(caught.value)
+
+
+def test_a_chain_of_signed_results_carries_the_negative_value() -> None:
+    # test-01113
+    program = parse_program(
+        "The temperature was 2 degrees Celsius. It dropped 8 degrees Celsius overnight and then "
+        "increased 3 degrees Celsius in the morning. What was the temperature in the morning?",
+        "Start = +<<2=2>>2 degrees\nDrop 8 degrees = 2 - 8 = -6 degrees\n"
+        "Increase 3 degrees = -6 + 3 = -3 degrees\nIt was -3 degrees Celsius in the morning.\n"
+        "#### -3",
+    )
+    assert [n.value for n in program.nodes] == [2, -6, -3]
+    signed = program.nodes[2].tokens[0]
+    assert (signed.text, signed.source, signed.ref) == ("-6", "step", 1)
+    assert program.steps[2][slice(*program.nodes[2].shown_span)] == "-3"
+    assert program.answer_node == 2
+    injection = inject(program, "calculation", seed=0)
+    assert injection.wrong_value < 0
+    # The signed operand, the result and its later mention change as whole numbers.
+    assert "--" not in injection.wrong_steps[2]
+    assert injection.wrong_steps[3] == (
+        f"It was {injection.wrong_answer} degrees Celsius in the morning."
+    )
+
+
+def test_a_subtraction_is_not_read_as_a_signed_operand() -> None:
+    program = parse_program("q", "He has 20 - 8 = 12 left, then 12 -2 = 10.\n#### 10")
+    assert [n.value for n in program.nodes] == [12, 10]
+    assert all(not t.text.startswith("-") for n in program.nodes for t in n.tokens if t.is_number)
+
+
+def test_dollar_amounts_with_spaces_between_thousands_are_joined() -> None:
+    # test-00266
+    question = (
+        "Mr. Tan sold his house for $400 000. He paid transfer fees of 3% of the selling price. "
+        "How much are his net proceeds?"
+    )
+    solution = (
+        "Mr. Tan paid $400 000 x 3/100 = $12 000 for the transfer fees.\n"
+        "Hence, Mr. Tan's net proceeds is $400 000 - $12 000 = $388 000.\n#### 388000"
+    )
+    program = parse_program(question, solution)
+    assert [n.value for n in program.nodes] == [12000, 388000]
+    assert program.steps[1] == "Hence, Mr. Tan's net proceeds is $400,000 - $12,000 = $388,000."
+    assert (program.nodes[0].tokens[0].source, program.nodes[1].tokens[2].ref) == ("question", 0)
+    assert 400000 in {q.value for q in program.quantities}
+    # A solution that parses as written is read as written.
+    plain = parse_program("q", "It costs $5 100 times, so 5 * 100 = $<<5*100=500>>500.\n#### 500")
+    assert plain.steps[0].startswith("It costs $5 100 times")

@@ -438,6 +438,8 @@ def _plausible(node: Node, value: Fraction, allow_fraction: bool = False) -> Fra
     """Reject values no grade-school solver would write; round like the solution does."""
     if value < 0 <= node.value:
         raise InjectionFailed("implausible_value", f"a positive quantity became {value}")
+    if node.value < 0 <= value:  # `-6 + 3` would lose its sign, a change of wording
+        raise InjectionFailed("implausible_value", f"a negative quantity became {value}")
     places = terminating_places(value, max(node.places, 2))
     if value.denominator != 1 and node.value.denominator == 1 and not (allow_fraction and places):
         raise InjectionFailed("implausible_value", "a whole quantity became fractional")
@@ -480,6 +482,13 @@ def _render_steps(
             if any(a <= start < b for a, b in handled):
                 continue
             value = parse_number(match.group(0))
+            if _signed(text, start):  # "It was -3 degrees": the sign is the number's
+                if value in old_to_new and -value not in old_to_new:
+                    # `-50 + 100 = <<100-50=50>>50`: the operand may be the changed 50.
+                    raise InjectionFailed(
+                        "ambiguous_mention", f"step {step_index} mentions -{match[0]} ambiguously"
+                    )
+                start, value = start - 1, -value
             if value not in old_to_new or not _stated_by(program, value, step_index, changed):
                 continue
             if value in protected and _quotes_question(program, text, start, end):
@@ -583,9 +592,14 @@ def _mirror(written: str, old: tuple[Token, ...], new: tuple[Token, ...]) -> str
     new_numbers = [t for t in new if t.is_number]
     if same_shape and len(numbers) == len(new_numbers):
         out = written
-        for match, token in reversed(list(zip(numbers, new_numbers, strict=True))):
-            styled = format_like(token.value, match.group(0))
-            out = out[: match.start()] + styled + out[match.end() :]
+        old_numbers = [t for t in old if t.is_number]
+        pairs = zip(numbers, old_numbers, new_numbers, strict=True)
+        for match, before, token in reversed(list(pairs)):
+            start = match.start()
+            if before.value < 0 and written[:start].endswith("-"):
+                start -= 1  # a signed operand, `-6 + 3`: its sign goes with its value
+            styled = format_like(token.value, written[start : match.end()])
+            out = out[:start] + styled + out[match.end() :]
         return out
     spaced = bool(_SPACED_OP_RE.search(written))
     dollars = "$" in written
@@ -599,6 +613,18 @@ def _mirror(written: str, old: tuple[Token, ...], new: tuple[Token, ...]) -> str
 
 
 # ---------------------------------------------------------------- small helpers
+
+
+def _signed(text: str, start: int) -> bool:
+    """Whether the number at `start` carries a minus sign, `was -3` or `= -6`, rather than
+    following a subtraction, `20-8` or `2 -8`."""
+    if not text[:start].endswith("-"):
+        return False
+    head = text[: start - 1]
+    if head and (head[-1].isalnum() or head[-1] in ").%"):
+        return False
+    previous = head.rstrip()
+    return not previous or not (previous[-1].isdigit() or previous[-1] in ").%")
 
 
 def _shape(tokens: tuple[Token, ...]) -> list:
