@@ -3,6 +3,7 @@ injector, and their books."""
 
 from __future__ import annotations
 
+import re
 from collections import Counter
 
 from hypothesis import HealthCheck, given, settings
@@ -71,12 +72,14 @@ def assert_valid_mistake(mistake: Mistake) -> None:
         assert correction.reflection in correction.trajectory
 
 
-def stale_stated_results(mistake: Mistake, program: Program) -> list[str]:
+def stale_stated_results(mistake: Mistake, program: Program, question: str = "") -> list[str]:
     """Prose in the wrong step that still states a result its own computation changed.
 
     A stated result is a number in the original step's prose (outside the annotations,
     their visible expressions and shown results) equal to a result computed in that step;
-    where that computation's result changed, the number and its words must not survive."""
+    where that computation's result changed, the number and its words must not survive.
+    A number that repeats the question with a neighbouring word ("an elevation of 3,000
+    feet", "$5 per hour") is the question's quantity, not the step's result."""
     assert mistake.edit is not None
     original, wrong = mistake.edit.original_step, mistake.wrong_steps[mistake.first_error_step]
     (step,) = [i for i, text in enumerate(program.steps) if text == original][:1] or [None]
@@ -101,12 +104,22 @@ def stale_stated_results(mistake: Mistake, program: Program) -> list[str]:
         start, end = match.span()
         if any(a <= start < b for a, b in handled) or parse_number(match[0]) not in changed:
             continue
+        if _repeats_question(original, start, end, question):
+            continue
         left = max([0, *(b for _, b in handled if b <= start)], key=lambda b: b)
         right = min([len(original), *(a for a, _ in handled if a >= end)])
         window = original[max(left, start - 12) : min(right, end + 12)]
         if window in wrong:
             stale.append(window)
     return stale
+
+
+def _repeats_question(text: str, start: int, end: int, question: str) -> bool:
+    before = re.search(r"(\S+\s+)$", text[:start])
+    after = re.match(r"(\s+[A-Za-z]+)", text[end:])
+    phrases = [text[start:end] + after.group(1)] if after else []
+    phrases += [before.group(1) + text[start:end]] if before else []
+    return any(phrase.lower() in question.lower() for phrase in phrases)
 
 
 def _loose(node) -> list[tuple[int, int]]:
@@ -118,7 +131,8 @@ def assert_stated_results_follow(mistakes: list[Mistake], problems: list[Problem
     for mistake in mistakes:
         problem = by_id[mistake.problem_id]
         program = parse_program(problem.question, problem.reference_solution)
-        assert stale_stated_results(mistake, program) == [], mistake.model_dump_json(indent=1)
+        stale = stale_stated_results(mistake, program, problem.question)
+        assert stale == [], mistake.model_dump_json(indent=1)
 
 
 def assert_counts_balance(result, n_problems: int, n_types: int) -> None:
