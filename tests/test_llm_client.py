@@ -175,12 +175,14 @@ def test_absent_usage_fields_are_tolerated():
 # ---- limits -------------------------------------------------------------------------------
 
 
-def test_concurrency_bounds_requests_in_flight():
-    with running_double(latency_ms=100) as double:
+@pytest.mark.parametrize("concurrency", [4, 40])  # 40: three connection pools of 16, 16, 8
+def test_concurrency_bounds_requests_in_flight(concurrency):
+    with running_double(latency_ms=200) as double:
         results, _ = run_requests(
-            endpoint(double.base_url, concurrency=4), [ask(f"q{i}") for i in range(20)]
+            endpoint(double.base_url, concurrency=concurrency),
+            [ask(f"q{i}") for i in range(3 * concurrency)],
         )
-        assert double.stats()["max_in_flight"] == 4
+        assert double.stats()["max_in_flight"] == concurrency
     assert all(result.ok for result in results)
 
 
