@@ -162,6 +162,22 @@ def test_a_body_that_is_not_a_completion_is_bad_response():
     assert result.error == "bad_response"
 
 
+def test_a_reply_with_no_choices_is_bad_response():
+    body = completion({"role": "assistant", "content": "x"})
+    body["choices"] = []
+    assert complete_with(mock_endpoint(body), ask("x")).error == "bad_response"
+
+
+def test_a_non_json_body_is_bad_response():
+    def handler(request: httpx2.Request) -> httpx2.Response:
+        return httpx2.Response(200, text="<html>gateway</html>")
+
+    client = LLMClient(
+        Endpoint("http://127.0.0.1:9/v1"), http_transport=httpx2.MockTransport(handler)
+    )
+    assert complete_with(client, ask("x")).error == "bad_response"
+
+
 def test_absent_usage_fields_are_tolerated():
     message = {"role": "assistant", "content": "fine"}
     no_usage = complete_with(mock_endpoint(completion(message)), ask("x"))
