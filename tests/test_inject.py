@@ -256,6 +256,53 @@ def test_a_mention_of_an_operand_before_its_calculation_is_ambiguous() -> None:
         assert "supplies cost $20 " in injection.wrong_steps[-1]
 
 
+def test_a_premise_before_a_later_calculation_keeps_its_number() -> None:
+    # "supplies cost $20 then ... 40 - 20": in a step after the edit, the $20 that leads with
+    # "then" to a calculation using it unchanged is that operand, not the old profit of 20.
+    question = "Supplies cost $10 a pound. He needs 2 pounds and sells 20 candles at $2 each."
+    solution = "\n".join(
+        [
+            "His supplies cost 10 * 2 = $<<10*2=20>>20.",
+            "He sells 20 candles for 2 * 20 = $<<2*20=40>>40.",
+            "If he makes $40 and his supplies cost $20 then his profit is 40 - 20 = "
+            "$<<40-20=20>>20.",
+            "#### 20",
+        ]
+    )
+    program = parse_program(question, solution)
+    kept = []
+    for error_type in ("calculation", "wrong_operator", "wrong_substitution"):
+        for seed in range(10):
+            try:
+                injection = inject(program, error_type, seed=seed)
+            except InjectionFailed:
+                continue
+            last = injection.wrong_steps[-1]
+            stated = re.search(r"supplies cost \$(\d+) then", last)
+            used = re.search(r"is \d+ - (\d+) =", last)
+            # The supplies' cost as stated is the one the calculation subtracts, changed or not.
+            assert stated is None or (used and stated[1] == used[1]), last
+            kept.append((injection.node, stated is not None))
+    assert (1, True) in kept, kept  # an edit of the sales keeps the supplies' $20
+
+
+def test_a_signed_operand_that_is_an_earlier_result_stays() -> None:
+    # `-50 candies + 100 candies = <<100-50=50>>50`: -50 is step 1's result, so a slip in
+    # step 2's 50 leaves it; the changed 50 is unsigned.
+    question = "He ordered 100 candies and sold 150. Then he ordered 100 more. How many to sell?"
+    solution = "\n".join(
+        [
+            "He sold 100 - 150 = <<100-150=-50>>-50 candies.",
+            "So he orders 100 more, -50 candies + 100 candies = <<100-50=50>>50 candies.",
+            "#### 50",
+        ]
+    )
+    injection = inject(parse_program(question, solution), "calculation", seed=0)
+    assert injection.node == 1 and injection.wrong_answer != "50"
+    assert "-50 candies + 100 candies = <<100-50=" in injection.wrong_steps[1]
+    assert injection.wrong_steps[0] == "He sold 100 - 150 = <<100-150=-50>>-50 candies."
+
+
 def test_a_negative_result_can_be_miscalculated_keeping_its_sign() -> None:
     question = "Temperatures were -48, 21 and -3 degrees. What is their average?"
     solution = "\n".join(

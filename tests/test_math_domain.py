@@ -102,7 +102,8 @@ def stale_stated_results(mistake: Mistake, program: Program, question: str = "")
     stale = []
     for match in NUMBER_RE.finditer(original):
         start, end = match.span()
-        if any(a <= start < b for a, b in handled) or parse_number(match[0]) not in changed:
+        value = -parse_number(match[0]) if _negative(original, start) else parse_number(match[0])
+        if any(a <= start < b for a, b in handled) or value not in changed:
             continue
         if _repeats_question(original, start, end, question):
             continue
@@ -112,6 +113,19 @@ def stale_stated_results(mistake: Mistake, program: Program, question: str = "")
         if window in wrong:
             stale.append(window)
     return stale
+
+
+def _negative(text: str, start: int) -> bool:
+    """Whether the number at `start` is written negative, `more, -50 candies + 100 candies`:
+    a minus at the start or after punctuation other than `)` and `%`, so not a subtraction
+    (`150 -50`, `candies -50`). Its value is -50: it states a result of -50, never a changed
+    result of 50. Read unsigned, the slip 50 -> 49 in `-50 candies + 100 candies =
+    <<100-50=49>>49` flagged the operand -50 (step 1's unchanged result) as a stale 50."""
+    head = text[:start]
+    if not head.endswith("-"):
+        return False
+    before = head[:-1].rstrip()
+    return not before or not (before[-1].isalnum() or before[-1] in ").%")
 
 
 def _repeats_question(text: str, start: int, end: int, question: str) -> bool:

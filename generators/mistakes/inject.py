@@ -42,6 +42,8 @@ UNIT_WORD_RES = {
     for factor, (units, _) in CONVERSION_MIXUPS.items()
 }
 _SPACED_OP_RE = re.compile(r"\d\s+[-+*/x×÷]\s+\d")
+# Words that lead from a premise to the calculation that uses it.
+_PREMISE_RE = re.compile(r"\b(?:so|then)\b", re.IGNORECASE)
 
 
 class InjectionFailed(Exception):
@@ -382,7 +384,9 @@ def _apply(program: Program, error_type: str, edit: Edit) -> Injection:
         skipped = int(edit.facts["skipped_node"])
         new_values[skipped] = parse_number(edit.facts["carried"])
         changed.add(skipped)
-    steps = _render_steps(program, new_tokens, new_values, changed, edit.removed_step)
+    steps = _render_steps(
+        program, new_tokens, new_values, changed, edit.removed_step, program.nodes[edit.node].step
+    )
     node = program.nodes[edit.node]
     first_error_step = node.step - (1 if edit.removed_step is not None else 0)
     return Injection(
@@ -454,6 +458,7 @@ def _render_steps(
     new_values: list[Fraction],
     changed: set[int],
     removed_step: int | None,
+    edited_step: int,
 ) -> list[str]:
     old_to_new = {program.nodes[i].value: new_values[i] for i in changed}
     protected = {q.value for q in program.quantities} | {
@@ -483,8 +488,14 @@ def _render_steps(
                 continue
             value = parse_number(match.group(0))
             if _signed(text, start):  # "It was -3 degrees": the sign is the number's
-                if value in old_to_new and -value not in old_to_new:
-                    # `-50 + 100 = <<100-50=50>>50`: the operand may be the changed 50.
+                if (
+                    value in old_to_new
+                    and -value not in {*old_to_new, *protected}
+                    and _stated_by(program, value, step_index, changed)
+                ):
+                    # `-50 + 100 = <<100-50=50>>50`: the operand may be the changed 50. Not
+                    # where -50 is itself an unchanged result or question number (it is that
+                    # number), nor before the changed 50 is computed.
                     raise InjectionFailed(
                         "ambiguous_mention", f"step {step_index} mentions -{match[0]} ambiguously"
                     )
@@ -493,6 +504,12 @@ def _render_steps(
                 continue
             if value in protected and _quotes_question(program, text, start, end):
                 continue  # "at an elevation of 3,000 feet", as the question says: its number
+            if (
+                value in protected
+                and step_index > edited_step
+                and _premise(program, step_index, new_tokens, changed, value, end)
+            ):
+                continue  # "his supplies cost $20 then his profit is 40 - 20 = 20"
             if value in protected and not _states_own_result(text, nodes, changed, value, end):
                 raise InjectionFailed(
                     "ambiguous_mention", f"step {step_index} mentions {match.group(0)} ambiguously"
@@ -520,6 +537,34 @@ def _states_own_result(
         if mention_end <= start and not NUMBER_RE.search(text, mention_end, start):
             return True
     return False
+
+
+def _premise(
+    program: Program,
+    step: int,
+    new_tokens: list[tuple[Token, ...]],
+    changed: set[int],
+    value: Fraction,
+    mention_end: int,
+) -> bool:
+    """Whether a mention is a premise its step goes on to compute with, unchanged: "his
+    supplies cost $20 then his profit is 40 - 20 = 20", "Bob started with 4 white fish, so
+    he bought 8 - 4 = 4". The sentence goes on with `so` or `then`, and no other number, to
+    the one changed result with this value, which uses the value as an operand that is not a
+    changed result. (`because` states a result: "He has $10 left because 150 - 130 - 10 =
+    10".) Only in a step after the edit: in the edited step a number equal to its old result
+    reads as that result, still stated."""
+    holders = [n for n in program.nodes if n.index in changed and n.value == value]
+    if len(holders) != 1 or holders[0].step != step:
+        return False
+    node, text = holders[0], program.steps[step]
+    start = (node.mirror_span or node.annotation_span or (None, None))[0]
+    if start is None or start < mention_end or NUMBER_RE.search(text, mention_end, start):
+        return False
+    if not _PREMISE_RE.search(text, mention_end, start):
+        return False
+    operands = [t for t in new_tokens[node.index] if t.is_number and t.value == value]
+    return bool(operands) and all(t.source != "step" or t.ref not in changed for t in operands)
 
 
 def _quotes_question(program: Program, text: str, start: int, end: int) -> bool:
