@@ -5,9 +5,9 @@ run keeps its stage books."""
 from __future__ import annotations
 
 import ast
-import re
 import hashlib
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
