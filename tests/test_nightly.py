@@ -114,9 +114,13 @@ def test_two_nights_add_up_without_duplicates_and_a_third_does_nothing(
     second = _night(tmp_path, 50, limit=80, repo_id="someone/errata-nightly")
     assert (second["problems_before"], second["new_problems"]) == (30, 50)
     assert published == [
-        {"repo_id": "someone/errata-nightly", "export": str(export), "shards": str(root),
-         "private": True}
-    ]  # fmt: skip
+        {
+            "repo_id": "someone/errata-nightly",
+            "export": str(export),
+            "shards": str(root),
+            "private": True,
+        }
+    ]
 
     # The union of both nights: exactly the records of one run over the 80 problems.
     _assert_no_duplicates(root)
@@ -244,9 +248,13 @@ def _wait_healthy(url: str, server: subprocess.Popen, seconds: float = 90) -> No
 
 def _prefect(env: dict[str, str], *args: str, timeout: float = 120) -> str:
     done = subprocess.run(
-        [str(BIN / "prefect"), "--no-prompt", *args], cwd=REPO, env=env, capture_output=True,
-        text=True, timeout=timeout,
-    )  # fmt: skip
+        [str(BIN / "prefect"), "--no-prompt", *args],
+        cwd=REPO,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+    )
     assert done.returncode == 0, done.stdout + done.stderr
     return done.stdout
 
@@ -276,8 +284,11 @@ def test_nightly_deployment_runs_on_a_real_server_through_a_process_worker(
     }
     server = subprocess.Popen(
         [str(BIN / "prefect"), "server", "start", "--host", "127.0.0.1", "--port", str(port)],
-        env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True,
-    )  # fmt: skip
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        start_new_session=True,
+    )
     worker = None
     try:
         _wait_healthy(url, server)
@@ -302,14 +313,18 @@ def test_nightly_deployment_runs_on_a_real_server_through_a_process_worker(
             "export": str(export),
             "recipes": ["lemma"],
         }
-        out = _prefect(env, "deployment", "run", "nightly/nightly",
-                       "--params", json.dumps(parameters))  # fmt: skip
+        out = _prefect(
+            env, "deployment", "run", "nightly/nightly", "--params", json.dumps(parameters)
+        )
         [flow_run_id] = re.findall(r"UUID: ([0-9a-f-]{36})", out)
         worker = subprocess.Popen(
             [str(BIN / "prefect"), "worker", "start", "--pool", "errata-process", "--run-once"],
-            cwd=tmp_path, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+            cwd=tmp_path,
+            env=env,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
             start_new_session=True,
-        )  # fmt: skip
+        )
         state = _wait_for_run(env, flow_run_id, worker)
         assert state == "COMPLETED"
         assert _one(shards, "select count(*) from problems") == 30
@@ -355,3 +370,52 @@ def _wait_for_run(
     )
     assert done.returncode == 0, done.stderr
     return done.stdout.strip().splitlines()[-1]
+
+
+@pytest.mark.slow
+def test_a_night_with_a_model_stops_at_its_request_budget(tmp_path: Path) -> None:
+    """LLM budgets bind between waves: the night stops once its requests reach the budget,
+    short of its problem budget, and the next night goes on from there."""
+    from errata.generators.domains.base import LLMSettings
+    from errata.generators.domains.math_llm import structured_params
+    from errata.generators.sources.gsm8k import load_gsm8k
+    from errata.testing.openai_double import running_double, write_fixtures
+    from errata.testing.scripted import build_fixtures, solutions_by_question
+    from tests.conftest import GSM8K_MODEL_SOLUTIONS, GSM8K_TEST
+
+    llm = {"sampler": "llm", "teacher": "llm", "model": "errata-double", "samples": 2}
+    settings = LLMSettings(**llm)
+    problems = load_gsm8k(str(GSM8K_TEST), "test", limit=24)
+    entries = build_fixtures(
+        problems,
+        solutions_by_question(str(GSM8K_MODEL_SOLUTIONS)),
+        "errata-double",
+        settings.samples,
+        settings.temperature,
+        settings.max_tokens,
+        0,
+        structured_params(settings),
+    )
+    write_fixtures(tmp_path / "fixtures.jsonl", entries)
+    with running_double(fixtures=[str(tmp_path / "fixtures.jsonl")]) as double:
+        parameters = {
+            "source": "gsm8k",
+            "path": str(GSM8K_TEST),
+            "batch_size": 4,
+            "workers": 1,
+            "shards": str(tmp_path / "shards"),
+            "export": str(tmp_path / "export"),
+            "recipes": RECIPES,
+            "llm": llm,
+            "endpoint": {"base_url": double.base_url},
+        }
+        night = run_nightly(prefect=False, max_problems=24, max_requests=10, **parameters)
+        served = double.stats()["served"]
+        assert night["stopped_by"] == "max_requests"
+        assert 0 < night["new_problems"] < 24 and night["waves"] < 6
+        assert nights.requests_spent(night["llm_usage"]) == served >= 10
+        assert night["export"] is not None
+        following = run_nightly(prefect=False, max_problems=4, **parameters)
+    assert following["problems_before"] == night["problems_after"]
+    assert following["new_problems"] == 4
+    _assert_no_duplicates(tmp_path / "shards")
