@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from errata.schemas.records import Edit
+
 
 def edit_span(before: str, after: str) -> tuple[int, int, int]:
     """(start, end in before, end in after) of the smallest span that differs."""
@@ -15,3 +17,16 @@ def edit_span(before: str, after: str) -> tuple[int, int, int]:
     ):
         tail += 1
     return start, len(before) - tail, len(after) - tail
+
+
+def edit_between(original_step: str, wrong_step: str, seed: int) -> Edit:
+    """The Edit record of one step changed into another: the smallest differing spans."""
+    start, original_end, wrong_end = edit_span(original_step, wrong_step)
+    return Edit(
+        original_step=original_step,
+        original_start=start,
+        original_end=original_end,
+        wrong_start=start,
+        wrong_end=wrong_end,
+        seed=seed,
+    )

@@ -8,7 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from errata.generators.domains.math import correct_natural, natural_draft
+from errata.generators.domains.math import correct_natural
+from errata.generators.mistakes.draft import natural_draft
 from errata.generators.recipes import BUILDERS
 from errata.generators.recipes.assemble import ExportOptions, assemble
 from errata.generators.recipes.common import RecipeSettings

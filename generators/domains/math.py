@@ -31,13 +31,12 @@ from errata.generators.solutions import (
     SolutionParseError,
     parse_program,
     render_answer,
-    split_steps,
 )
-from errata.generators.spans import edit_span
+from errata.generators.spans import edit_between
 from errata.generators.stages import BatchContext
 from errata.generators.verify.injections import correction_problem, injection_problem
 from errata.schemas.ids import content_hash, item_seed
-from errata.schemas.records import Correction, Edit, Mistake, Problem
+from errata.schemas.records import Correction, Mistake, Problem
 
 PRODUCER = "errata-rules/1"
 STAGES = ("parse", "inject", "verify_injection", "correct")
@@ -185,37 +184,6 @@ def run_batch(
     )
 
 
-def natural_draft(
-    problem: Problem,
-    wrong_steps: Sequence[str],
-    first_error_step: int,
-    error_type: str,
-    explanation: str,
-    wrong_answer: str,
-    method: str,
-    producer: str,
-    attempt_id: str | None = None,
-    seed: int = 0,
-) -> Draft:
-    """A mistake that was found in a wrong attempt rather than made: no edit to record, and
-    the reference solution's steps to correct it with."""
-    reference_steps, _ = split_steps(problem.reference_solution)
-    return Draft(
-        problem=problem,
-        item_id=f"{problem.problem_id}/{method}/{attempt_id or content_hash(list(wrong_steps))}",
-        method=method,
-        producer=producer,
-        error_type=error_type,
-        first_error_step=first_error_step,
-        wrong_steps=list(wrong_steps),
-        wrong_answer=wrong_answer,
-        explanation=explanation,
-        reference_steps=reference_steps,
-        seed=item_seed(seed, attempt_id or content_hash(list(wrong_steps))),
-        attempt_id=attempt_id,
-    )
-
-
 def correct_natural(drafts: Sequence[Draft], run_id: str) -> BatchResult:
     """Correct and verify found mistakes (the `correct` stage alone)."""
     ctx = BatchContext(run_id=run_id)
@@ -238,7 +206,6 @@ def _draft_of(candidate: Candidate) -> Draft:
     aligned = [s for i, s in enumerate(original) if i != injection.removed_step]
     original_step = aligned[injection.first_error_step]
     wrong_step = injection.wrong_steps[injection.first_error_step]
-    start, original_end, wrong_end = edit_span(original_step, wrong_step)
     return Draft(
         problem=candidate.problem,
         item_id=candidate.item_id,
@@ -251,14 +218,7 @@ def _draft_of(candidate: Candidate) -> Draft:
         explanation=explain(injection, candidate.problem.reference_answer),
         reference_steps=original,
         seed=candidate.seed,
-        edit=Edit(
-            original_step=original_step,
-            original_start=start,
-            original_end=original_end,
-            wrong_start=start,
-            wrong_end=wrong_end,
-            seed=candidate.seed,
-        ),
+        edit=edit_between(original_step, wrong_step, candidate.seed),
         resume_step=injection.resume_step,
     )
 

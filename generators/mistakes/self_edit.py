@@ -19,16 +19,17 @@ from errata.generators.llm.requests import ChatRequest, StructuredResult, respon
 from errata.generators.mistakes.draft import Draft
 from errata.generators.mistakes.teacher import (
     Rejection,
+    accepted_reply,
     clean_steps,
     is_encodable,
     numbered_steps,
 )
 from errata.generators.prompt_files import Prompt
-from errata.generators.spans import edit_span
+from errata.generators.spans import edit_between
 from errata.generators.verify.answers import verify_answer
 from errata.generators.verify.steps import check_steps
 from errata.schemas.ids import item_seed
-from errata.schemas.records import Attempt, Edit, Problem
+from errata.schemas.records import Attempt, Problem
 
 VALUE_KINDS = ("change_value", "change_related_values", "wrong_substitution", "delete_term")
 SYMBOL_KINDS = ("change_operator", "swap_terms")
@@ -186,12 +187,9 @@ def self_edit_draft(
 ) -> Draft | Rejection:
     """The self-edited mistake as a Draft, or the Rejection naming the first check it fails."""
     where = {"problem_id": attempt.problem_id, "attempt_id": attempt.attempt_id, "step": step}
-    if reply.value is None:
-        payload = {**where, "raw": reply.raw}
-        return Rejection(reply.reason or "no_reply", reply.message or "no reply", payload)
-    value = reply.value
-    if not isinstance(value, SelfEditReply):
-        return Rejection("schema_mismatch", f"got {type(value).__name__}", where)
+    value = accepted_reply(reply, SelfEditReply, dict(where))
+    if isinstance(value, Rejection):
+        return value
     payload = {**where, "kind": kind, "reply": value.model_dump()}
     if attempt.verdict != "correct":
         return Rejection("attempt_not_correct", f"attempt verdict {attempt.verdict}", payload)
@@ -228,7 +226,6 @@ def self_edit_draft(
         return Rejection("later_step_inconsistent", message, payload)
     item_id = f"{attempt.attempt_id}/edit"
     draft_seed = item_seed(seed, item_id)
-    start, original_end, wrong_end = edit_span(original_step, edited_step)
     return Draft(
         problem=problem,
         item_id=item_id,
@@ -242,14 +239,7 @@ def self_edit_draft(
         reference_steps=list(attempt.steps),
         seed=draft_seed,
         attempt_id=attempt.attempt_id,
-        edit=Edit(
-            original_step=original_step,
-            original_start=start,
-            original_end=original_end,
-            wrong_start=start,
-            wrong_end=wrong_end,
-            seed=draft_seed,
-        ),
+        edit=edit_between(original_step, edited_step, draft_seed),
         resume_step=step,
         prompt_version=_prompt_version(reply),
     )

@@ -12,13 +12,12 @@ from __future__ import annotations
 import dataclasses
 import re
 from dataclasses import dataclass
-from typing import Any, Literal
+from typing import Any, Literal, TypeVar
 
 from pydantic import BaseModel, ConfigDict
 
-from errata.generators.domains.math import natural_draft
 from errata.generators.llm.requests import ChatRequest, StructuredResult, response_format_for
-from errata.generators.mistakes.draft import Draft
+from errata.generators.mistakes.draft import Draft, natural_draft
 from errata.generators.mistakes.reflections import pick_reflection
 from errata.generators.prompt_files import Prompt
 from errata.generators.verify.answers import verify_answer
@@ -56,6 +55,9 @@ class TeacherReply(BaseModel):
     final_answer: str
 
 
+ReplyModel = TypeVar("ReplyModel", bound=BaseModel)
+
+
 @dataclass(frozen=True)
 class Rejection:
     """Why a model's reply was not kept; `payload` goes into the reject record."""
@@ -63,6 +65,20 @@ class Rejection:
     reason: str
     message: str
     payload: dict[str, Any]
+
+
+def accepted_reply(
+    reply: StructuredResult, expected: type[ReplyModel], payload: dict[str, Any]
+) -> ReplyModel | Rejection:
+    """The reply's validated value, or the Rejection of a reply that never validated; the raw
+    text, when there was one, goes into `payload` for the reject."""
+    if reply.raw is not None:
+        payload["raw"] = storable_text(reply.raw)
+    if reply.value is None:
+        return Rejection(reply.reason or "no_reply", reply.message or "no reply", payload)
+    if not isinstance(reply.value, expected):
+        return Rejection("schema_mismatch", f"got {type(reply.value).__name__}", payload)
+    return reply.value
 
 
 def numbered_steps(steps: list[str]) -> str:
@@ -133,13 +149,9 @@ def teacher_draft(
 ) -> Draft | Rejection:
     """A Draft of the natural mistake the teacher located, or why the reply is not kept."""
     payload: dict[str, Any] = {"problem_id": problem.problem_id, "attempt_id": attempt.attempt_id}
-    if reply.raw is not None:
-        payload["raw"] = storable_text(reply.raw)
-    if reply.value is None:
-        return Rejection(reply.reason or "no_reply", reply.message or "no reply", payload)
-    value = reply.value
-    if not isinstance(value, TeacherReply):
-        return Rejection("schema_mismatch", f"got {type(value).__name__}", payload)
+    value = accepted_reply(reply, TeacherReply, payload)
+    if isinstance(value, Rejection):
+        return value
     texts = [value.explanation, value.reflection, value.final_answer]
     if not is_encodable(*texts, *value.corrected_steps, *value.fresh_solution):
         return Rejection("invalid_text", "reply holds text that is not valid Unicode", payload)

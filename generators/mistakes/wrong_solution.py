@@ -15,17 +15,16 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict
 
-from errata.generators.domains.math import natural_draft
 from errata.generators.llm.requests import ChatRequest, StructuredResult, response_format_for
-from errata.generators.mistakes.draft import Draft
+from errata.generators.mistakes.draft import Draft, natural_draft
 from errata.generators.mistakes.reflections import pick_reflection
 from errata.generators.mistakes.teacher import (
     Rejection,
+    accepted_reply,
     clean_steps,
     is_answer_only,
     is_encodable,
     reply_prompt_version,
-    storable_text,
 )
 from errata.generators.prompt_files import Prompt
 from errata.generators.verify.answers import verify_answer
@@ -122,13 +121,9 @@ def wrong_solution_draft(
 ) -> Draft | Rejection:
     """A Draft of the model's wrong solution, or why the reply is not kept."""
     payload: dict[str, Any] = {"problem_id": problem.problem_id, "error_type": error_type}
-    if reply.raw is not None:
-        payload["raw"] = storable_text(reply.raw)
-    if reply.value is None:
-        return Rejection(reply.reason or "no_reply", reply.message or "no reply", payload)
-    value = reply.value
-    if not isinstance(value, WrongSolutionReply):
-        return Rejection("schema_mismatch", f"got {type(value).__name__}", payload)
+    value = accepted_reply(reply, WrongSolutionReply, payload)
+    if isinstance(value, Rejection):
+        return value
     texts = [value.explanation, value.wrong_final_answer, value.reflection]
     if not is_encodable(*texts, *value.steps, *value.corrected_steps):
         return Rejection("invalid_text", "reply holds text that is not valid Unicode", payload)
