@@ -20,6 +20,7 @@ from errata.generators.llm.requests import ChatRequest, StructuredResult, respon
 from errata.generators.mistakes.draft import Draft, natural_draft
 from errata.generators.mistakes.reflections import pick_reflection
 from errata.generators.prompt_files import Prompt
+from errata.generators.sampling.attempts import is_answer_line
 from errata.generators.verify.answers import verify_answer
 from errata.generators.verify.steps.api import check_steps, first_error_step
 from errata.schemas.records import MATH_ERROR_TYPES, Attempt, Problem
@@ -28,14 +29,6 @@ MathErrorType = Literal[MATH_ERROR_TYPES]  # a Literal, so the JSON schema lists
 
 # A line that only states the final answer: `#### 18`, `The answer is 18.`, `Answer: 18`,
 # `Therefore, the final answer is 18`, `\boxed{18}`. The correct stage writes its own.
-_ANSWER_ONLY_RE = re.compile(
-    r"^\s*(?:####"
-    r"|(?:A|Answer|Final\s+answer)\s*:"
-    r"|(?:(?:so|thus|therefore|hence)\b[,\s]*)?(?:the\s+)?(?:final\s+)?answer\s+is\b"
-    r"|\$*\\boxed\s*\{[^\n]*\}\$*\.?\s*$)",
-    re.IGNORECASE,
-)
-ANSWER_TAIL_MAX_CHARS = 40  # longer, and the line is a sentence that happens to say "answer"
 # Models echo the numbering they were shown; the stored steps carry none.
 _STEP_LABEL_RE = re.compile(r"^\s*step\s*\d+\s*[:.)-]\s*", re.IGNORECASE)
 _SPACE_RE = re.compile(r"\s+")
@@ -94,18 +87,9 @@ def clean_steps(steps: list[str]) -> list[str]:
         line = _SPACE_RE.sub(" ", _STEP_LABEL_RE.sub("", step)).strip()
         if line:
             lines.append(line)
-    while lines and is_answer_only(lines[-1]):
+    while lines and is_answer_line(lines[-1]):
         lines.pop()
     return lines
-
-
-def is_answer_only(line: str) -> bool:
-    """Whether a line only states a final answer (a short tail, no computation after it)."""
-    match = _ANSWER_ONLY_RE.match(line)
-    if match is None:
-        return False
-    rest = line[match.end() :]
-    return len(rest) <= ANSWER_TAIL_MAX_CHARS and "=" not in rest
 
 
 def is_encodable(*texts: str) -> bool:

@@ -22,11 +22,11 @@ from errata.generators.mistakes.teacher import (
     Rejection,
     accepted_reply,
     clean_steps,
-    is_answer_only,
     is_encodable,
     reply_prompt_version,
 )
 from errata.generators.prompt_files import Prompt
+from errata.generators.sampling.attempts import is_answer_line
 from errata.generators.verify.answers import verify_answer
 from errata.generators.verify.steps.api import check_steps, first_error_step
 from errata.schemas.ids import item_seed
@@ -133,7 +133,7 @@ def wrong_solution_draft(
 
     # Steps are cleaned one by one, never dropped from the middle, so the numbering holds.
     steps = [" ".join(step.split()) for step in value.steps]
-    while steps and is_answer_only(steps[-1]):
+    while steps and is_answer_line(steps[-1]):
         steps.pop()
     if not steps or not all(steps):
         return Rejection("empty_step", "the solution is empty or has a blank step", payload)

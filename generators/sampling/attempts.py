@@ -53,10 +53,20 @@ def attempt_id(problem_id: str, producer: str, text: str, sample: int = 0) -> st
     return "a-" + content_hash("attempt", problem_id, producer, text, sample)
 
 
-def _is_answer_line(line: str) -> bool:
-    """Whether a solution's last line only states the final answer."""
-    if _ANSWER_STATEMENT_RE.match(line):
+# Longer after "the answer is", and the line is a sentence that happens to say "answer".
+ANSWER_TAIL_MAX_CHARS = 40
+
+
+def is_answer_line(line: str) -> bool:
+    """Whether a line only states a final answer: `#### n`, `A: n`, "The answer is n" with a
+    short tail and no computation after it, or a lone `\\boxed{n}`."""
+    line = line.strip()
+    if line.startswith("####"):
         return True
+    statement = _ANSWER_STATEMENT_RE.match(line)
+    if statement:
+        rest = line[statement.end() :]
+        return len(rest) <= ANSWER_TAIL_MAX_CHARS and "=" not in rest
     inner = line.strip(_WRAPPER_CHARS)
     for opening, closing in _WRAPPER_PAIRS:
         if inner.startswith(opening) and inner.endswith(closing):
@@ -67,7 +77,7 @@ def _is_answer_line(line: str) -> bool:
 def solution_steps(text: str) -> list[str]:
     """The non-blank lines of a solution, without a last line that only states the answer."""
     steps, _answer = split_steps(text)  # drops a GSM8K `#### n` line
-    if steps and _is_answer_line(steps[-1]):
+    if steps and is_answer_line(steps[-1]):
         return steps[:-1]
     return steps
 
