@@ -283,7 +283,6 @@ def plan_run(
     if batch_size < 1:
         raise ValueError(f"batch_size must be at least 1, got {batch_size}")
     spec, config = plan_source(**parameters)
-    per_batch_endpoint = batch_endpoint(endpoint, config, shards, workers)
     run_id = f"run-{config_hash(spec, config, batch_size)}"
     problems_key = source_hash(spec, batch_size)
     if spec.kind == "synthetic":
@@ -292,6 +291,9 @@ def plan_run(
     else:
         problems, bad_lines = load_problems(spec, skip_bad)
         n_problems = len(problems)
+    # Batches that run at once share the run's concurrency and rate limits.
+    at_once = min(workers, max(1, -(-n_problems // batch_size)))
+    per_batch_endpoint = batch_endpoint(endpoint, config, shards, at_once)
     batches = [
         BatchSpec(
             source=spec,
