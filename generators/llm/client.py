@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import json
 import logging
 import multiprocessing
 import ssl
@@ -28,9 +27,11 @@ from dataclasses import dataclass, replace
 from types import TracebackType
 from typing import Any
 
+import aiohttp  # openai's aiohttp transport imports it at the first client: 0.1 s; pay it here
 import httpcore2  # noqa: F401  (httpx2 imports it at the first client: 50 ms; pay it at import)
 import httpx2
 import openai
+import orjson
 from pydantic import BaseModel, ValidationError
 from tenacity import AsyncRetrying, RetryCallState, retry_if_result, stop_after_attempt, wait_none
 
@@ -63,7 +64,8 @@ EMPTY = "empty"
 INVALID_JSON = "invalid_json"
 SCHEMA_MISMATCH = "schema_mismatch"
 
-_CONNECTIONS_PER_POOL = 16
+_CONNECTIONS_PER_POOL = 16  # httpx2 (tests' transports): it scans a pool per request
+_AIOHTTP_CONNECTIONS_PER_POOL = 128  # aiohttp keeps idle connections in a queue: no scan
 _MESSAGE_LIMIT = 500  # characters of a server's error text kept on a result
 
 
@@ -99,19 +101,26 @@ class LLMClient:
         return f"LLMClient(base_url={self.endpoint.base_url!r}, usage={self.usage!r})"
 
     async def __aenter__(self) -> LLMClient:
-        # Several small connection pools instead of one big one: httpx2 scans every connection
-        # of a pool twice per request, which at 128 connections costs a fifth of the CPU per
-        # request (measured). A request takes a slot, and a slot belongs to one pool, so no
-        # pool ever holds more requests than connections.
+        # Connection pools behind request slots: a request takes a slot, and a slot belongs to
+        # one pool, so no pool ever holds more requests than connections. With httpx2 the
+        # pools are small: it scans every connection of a pool twice per request, which at 128
+        # connections costs a fifth of the CPU per request (measured).
         concurrency = self.endpoint.concurrency
         if self.endpoint.base_url.startswith("https://"):
             tls: ssl.SSLContext | bool = httpx2.create_ssl_context()  # loaded once, shared
         else:
             tls = False  # plain http has no TLS: skip loading the CA bundle (0.15 s of CPU)
         self._slots = asyncio.LifoQueue()
-        for first in range(0, concurrency, _CONNECTIONS_PER_POOL):
-            size = min(_CONNECTIONS_PER_POOL, concurrency - first)
-            http_client = openai.DefaultAsyncHttpxClient(
+        # openai's aiohttp transport (the `aiohttp` extra): a third less CPU per request than
+        # httpx2's own (measured), the same SDK retries and errors above it. A test's
+        # `http_transport` (an httpx2 transport) needs the httpx2 client.
+        if self._http_transport is None:
+            client_class, per_pool = openai.DefaultAioHttpClient, _AIOHTTP_CONNECTIONS_PER_POOL
+        else:
+            client_class, per_pool = openai.DefaultAsyncHttpxClient, _CONNECTIONS_PER_POOL
+        for first in range(0, concurrency, per_pool):
+            size = min(per_pool, concurrency - first)
+            http_client = client_class(
                 limits=httpx2.Limits(max_connections=size, max_keepalive_connections=size),
                 transport=self._http_transport,
                 verify=tls,
@@ -245,7 +254,7 @@ class LLMClient:
         if request.response_format is not None:
             response_format = self._formats.get(request.response_format)
             if response_format is None:
-                response_format = json.loads(request.response_format)
+                response_format = orjson.loads(request.response_format)
                 self._formats[request.response_format] = response_format
             params["response_format"] = response_format
         params["model"] = request.model
@@ -254,10 +263,13 @@ class LLMClient:
             # The SDK's generic `post` with the raw response: the same retries, timeouts and
             # errors as `chat.completions.create`, without its per-request typed-dict transform
             # of the body and model construction of the reply (measured: a quarter of the CPU
-            # per request). The body is already plain JSON; the reply is read below.
-            response = await pool.post("/chat/completions", cast_to=httpx2.Response, body=params)
+            # per request). The body is already plain JSON, serialized here by orjson (the SDK's
+            # json.dumps with its custom encoder costs more); the reply is read below.
+            response = await pool.post(
+                "/chat/completions", cast_to=httpx2.Response, content=orjson.dumps(params)
+            )
         except openai.APITimeoutError as error:
-            return self._failure(request, TIMEOUT, error)
+            return self._failure(request, TIMEOUT if _timed_out(error) else CONNECTION, error)
         except openai.APIConnectionError as error:
             return self._failure(request, CONNECTION, error)
         except openai.APIStatusError as error:
@@ -271,7 +283,7 @@ class LLMClient:
             return self._failure(request, code, error)
         self._limits.learn(response.headers)
         try:
-            completion = json.loads(response.content)
+            completion = orjson.loads(response.content)
             choice = completion["choices"][0]
             message = choice["message"]
             content = message.get("content")
@@ -392,7 +404,34 @@ class LLMClient:
             for index in indices:
                 results[index] = await one(index)
 
-        await asyncio.gather(*(worker() for _ in range(min(self.endpoint.concurrency, count))))
+        # Workers start one loop turn apart, not all at once: started together, every worker
+        # builds its first request and opens its connection before any connection sends, so
+        # the first round leaves late and every later round inherits the delay (measured:
+        # 0.1-0.2 s more wall at 128 in flight). One turn apart, early workers' connections
+        # open and send while later workers start.
+        workers: list[asyncio.Future[None]] = []
+        try:
+            for _ in range(min(self.endpoint.concurrency, count)):
+                workers.append(asyncio.ensure_future(worker()))
+                await asyncio.sleep(0)
+        except BaseException:  # cancelled while starting: no worker outlives the call
+            for started in workers:
+                started.cancel()
+            await asyncio.gather(*workers, return_exceptions=True)
+            raise
+        await asyncio.gather(*workers)
+
+
+def _timed_out(error: openai.APITimeoutError) -> bool:
+    """Whether a timeout error is one. openai's aiohttp transport reports every aiohttp
+    connection error that is not a timeout (e.g. the server closing the connection) as an
+    httpx2 connect timeout: those are connection failures."""
+    cause: BaseException | None = error.__cause__
+    while cause is not None:
+        if isinstance(cause, aiohttp.ClientConnectionError):
+            return isinstance(cause, aiohttp.ServerTimeoutError)
+        cause = cause.__cause__
+    return True
 
 
 @dataclass(frozen=True)
