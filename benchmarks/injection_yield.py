@@ -25,7 +25,8 @@ from errata.generators.sources.gsm8k import load_gsm8k
 from errata.generators.sources.synthetic import SyntheticConfig, generate
 from errata.schemas.records import Problem
 
-DEFAULT_GSM8K = Path(__file__).resolve().parents[2] / "shared/data/gsm8k/test.jsonl"
+# The same GSM8K test set ships with the tests, so a clone with nothing beside it runs this too.
+DEFAULT_GSM8K = Path(__file__).resolve().parents[1] / "tests/fixtures/gsm8k/test.jsonl"
 
 
 def report(console: Console, name: str, problems: list[Problem], verbose: bool = False) -> None:
