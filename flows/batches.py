@@ -293,7 +293,7 @@ def plan_run(
         n_problems = len(problems)
     # Batches that run at once share the run's concurrency and rate limits.
     at_once = min(workers, max(1, -(-n_problems // batch_size)))
-    per_batch_endpoint = batch_endpoint(endpoint, config, shards, at_once)
+    per_batch_endpoint = batch_endpoint(endpoint, config.llm, shards, at_once)
     batches = [
         BatchSpec(
             source=spec,
@@ -316,11 +316,11 @@ def plan_run(
 
 
 def batch_endpoint(
-    endpoint: dict[str, Any] | None, config: StageConfig, shards: str, workers: int
+    endpoint: dict[str, Any] | None, settings: LLMSettings, shards: str, workers: int
 ) -> Any:
     """The endpoint each batch's client uses: the run's concurrency and rate limits shared out
     over the batches that run at once (one per worker), the cache beside local shards."""
-    if not config.llm.uses_model:
+    if not settings.uses_model:
         return None
     from errata.generators.llm.client import Endpoint, check_endpoint
 

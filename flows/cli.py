@@ -367,9 +367,7 @@ def _endpoint_parameters(
     if prices is not None:
         check_regular_file(prices)
         endpoint["prices_path"] = str(prices)
-    from errata.generators.domains.base import StageConfig
-
-    batch_endpoint(endpoint, StageConfig(llm=settings), str(shards), workers)
+    batch_endpoint(endpoint, settings, str(shards), workers)
     return endpoint
 
 

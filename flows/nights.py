@@ -23,7 +23,8 @@ from errata.flows.batches import (
     plan_run,
     plan_source,
 )
-from errata.schemas.records import BatchBooks
+from errata.generators.domains.base import add_usage as add_usage_records
+from errata.schemas.records import BatchBooks, LLMUsage
 from errata.store.export import DEFAULT_EXPORT, MANIFEST, META_DIR, is_export
 from errata.store.shards import batch_done, batches_at, read_shard_records
 
@@ -156,10 +157,12 @@ def spent_budget(
 
 
 def add_usage(total: dict[str, Any] | None, more: dict[str, Any] | None) -> dict[str, Any] | None:
-    """The sum of two usage summaries (dicts of LLMUsage); None when both are."""
-    if not total or not more:
-        return total or more
-    return {k: total[k] + more[k] for k in total}
+    """The sum of two run summaries' usage (dicts of LLMUsage); None when both are."""
+    summed = add_usage_records(
+        LLMUsage.model_validate(total) if total else None,
+        LLMUsage.model_validate(more) if more else None,
+    )
+    return summed.model_dump() if summed else None
 
 
 def export_is_current(out: str, shards: str) -> bool:

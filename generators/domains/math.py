@@ -158,29 +158,30 @@ def run_batch(
         return BatchResult(mistakes=mistakes, rejects=ctx.rejects, counts=ctx.stage_counts())
     # Imported here: an offline run never loads the LLM client.
     from errata.generators.domains import math_llm
+    from errata.generators.llm.requests import Usage
 
     if settings.uses_model and endpoint is None:
         raise ValueError("these LLM settings need an endpoint (--base-url)")
-    tally = math_llm.UsageTally()
+    spent = Usage()  # what the batch's requests cost, stage by stage
     attempts = []
     if settings.sampler == "llm":
-        attempts = math_llm.sample_stage(problems, config, endpoint, tally, ctx)
+        attempts = math_llm.sample_stage(problems, config, endpoint, spent, ctx)
     elif settings.sampler == "replay":
         attempts = math_llm.replay_stage(problems, settings, ctx)
     by_id = {p.problem_id: p for p in problems}
     if settings.teacher == "llm":
-        drafts += math_llm.teacher_stage(attempts, by_id, config, endpoint, tally, ctx)
+        drafts += math_llm.teacher_stage(attempts, by_id, config, endpoint, spent, ctx)
     if settings.injector in ("llm", "both"):
         if attempts:
-            drafts += math_llm.self_edit_stage(attempts, by_id, config, endpoint, tally, ctx)
-        drafts += math_llm.wrong_solution_stage(problems, config, endpoint, tally, ctx)
+            drafts += math_llm.self_edit_stage(attempts, by_id, config, endpoint, spent, ctx)
+        drafts += math_llm.wrong_solution_stage(problems, config, endpoint, spent, ctx)
     mistakes = correct_stage(drafts, run_id, ctx)
     return BatchResult(
         mistakes=mistakes,
         rejects=ctx.rejects,
         counts=ctx.stage_counts(),
         attempts=attempts,
-        usage=tally.record() if settings.uses_model else None,
+        usage=math_llm.usage_record(spent) if settings.uses_model else None,
     )
 
 

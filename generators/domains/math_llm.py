@@ -79,25 +79,16 @@ def structured_params(settings: LLMSettings) -> dict[str, Any]:
     return {"temperature": 0.0, "max_tokens": settings.max_tokens}
 
 
-class UsageTally:
-    """What a batch's LLM stages spent, added up stage by stage."""
-
-    def __init__(self) -> None:
-        self.usage = Usage()
-
-    def add(self, usage: Usage) -> None:
-        self.usage.add(usage)
-
-    def record(self) -> LLMUsage:
-        u = self.usage
-        return LLMUsage(
-            requests=u.requests,
-            cached=u.cached,
-            failed=u.failed,
-            prompt_tokens=u.prompt_tokens,
-            completion_tokens=u.completion_tokens,
-            cost_usd=round(u.cost_usd, 10),
-        )
+def usage_record(spent: Usage) -> LLMUsage:
+    """What a batch's LLM stages spent, as the record its books keep."""
+    return LLMUsage(
+        requests=spent.requests,
+        cached=spent.cached,
+        failed=spent.failed,
+        prompt_tokens=spent.prompt_tokens,
+        completion_tokens=spent.completion_tokens,
+        cost_usd=round(spent.cost_usd, 10),
+    )
 
 
 # --- attempts ----------------------------------------------------------------------------------
@@ -107,7 +98,7 @@ def sample_stage(
     problems: Sequence[Problem],
     config: StageConfig,
     endpoint: Endpoint,
-    tally: UsageTally,
+    spent: Usage,
     ctx: BatchContext,
 ) -> list[Attempt]:
     """n samples per problem from the model, each verified by execution."""
@@ -130,7 +121,7 @@ def sample_stage(
     by_id = {p.problem_id: p for p in problems}
     with ctx.stage("sample", len(requests)) as books:
         results, usage = run_requests(endpoint, requests)
-        tally.add(usage)
+        spent.add(usage)
         inputs = []
         for request, result in zip(requests, results, strict=True):
             problem_id, _, sample = request.item_id.rpartition("/sample")
@@ -200,7 +191,7 @@ def teacher_stage(
     problems: dict[str, Problem],
     config: StageConfig,
     endpoint: Endpoint,
-    tally: UsageTally,
+    spent: Usage,
     ctx: BatchContext,
 ) -> list[Draft]:
     """The teacher locates, explains and fixes the first wrong step of each wrong attempt."""
@@ -214,7 +205,7 @@ def teacher_stage(
         teacher_request(problems[a.problem_id], a, settings.model, params, prompt) for a in wrong
     ]
     replies, usage = run_structured(endpoint, requests, TeacherReply, STRUCTURED_ATTEMPTS)
-    tally.add(usage)
+    spent.add(usage)
     outcomes: list[Draft | Rejection] = [
         teacher_draft(problems[a.problem_id], a, reply, settings.model)
         for a, reply in zip(wrong, replies, strict=True)
@@ -248,7 +239,7 @@ def self_edit_stage(
     problems: dict[str, Problem],
     config: StageConfig,
     endpoint: Endpoint,
-    tally: UsageTally,
+    spent: Usage,
     ctx: BatchContext,
 ) -> list[Draft]:
     """RISE: the model edits one step of its own verified-correct solution."""
@@ -268,7 +259,7 @@ def self_edit_stage(
         for a, (step, kind), _ in planned
     ]
     replies, usage = run_structured(endpoint, requests, SelfEditReply, STRUCTURED_ATTEMPTS)
-    tally.add(usage)
+    spent.add(usage)
     outcomes: list[Draft | Rejection] = [
         self_edit_draft(problems[a.problem_id], a, step, kind, reply, settings.model, seed)
         for (a, (step, kind), seed), reply in zip(planned, replies, strict=True)
@@ -287,7 +278,7 @@ def wrong_solution_stage(
     problems: Sequence[Problem],
     config: StageConfig,
     endpoint: Endpoint,
-    tally: UsageTally,
+    spent: Usage,
     ctx: BatchContext,
 ) -> list[Draft]:
     """LEMMA: the model writes a wrong solution with an error of a given type, names its
@@ -308,7 +299,7 @@ def wrong_solution_stage(
     replies, usage = run_structured(
         endpoint, [r for _, _, r in planned], WrongSolutionReply, STRUCTURED_ATTEMPTS
     )
-    tally.add(usage)
+    spent.add(usage)
     outcomes = []
     for (problem, error_type, _), reply in zip(planned, replies, strict=True):
         outcome = wrong_solution_draft(problem, error_type, reply, settings.model)
