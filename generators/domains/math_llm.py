@@ -11,6 +11,8 @@ stage as the rule injections.
 from __future__ import annotations
 
 import dataclasses
+import functools
+import os
 import time
 from collections.abc import Sequence
 from typing import Any
@@ -40,7 +42,7 @@ from errata.generators.mistakes.wrong_solution import (
 from errata.generators.prompt_files import load_prompt
 from errata.generators.sampling.attempts import AttemptInput, verify_attempts
 from errata.generators.sampling.llm import sample_requests
-from errata.generators.sampling.replay import read_replay, replay_inputs
+from errata.generators.sampling.replay import ReplayedSolution, read_replay, replay_inputs
 from errata.generators.stages import BatchContext
 from errata.schemas.ids import item_seed
 from errata.schemas.records import MATH_ERROR_TYPES, Attempt, LLMUsage, Problem
@@ -148,14 +150,23 @@ def sample_stage(
     return attempts
 
 
+@functools.lru_cache(maxsize=2)
+def _replayed(
+    path: str, fields: tuple[tuple[str, str], ...], modified_ns: int
+) -> dict[str, list[ReplayedSolution]]:
+    """The replay file read once per worker process, not once per batch; a file changed since
+    (its modification time is in the key) is read again."""
+    return read_replay(path, dict(fields) or None)
+
+
 def replay_stage(
     problems: Sequence[Problem], settings: LLMSettings, ctx: BatchContext
 ) -> list[Attempt]:
     """Solutions sampled elsewhere, matched to the batch's problems and verified by errata;
     a label the file carries is kept beside errata's verdict, never instead of it."""
     assert settings.replay is not None
-    replayed = read_replay(settings.replay, dict(settings.replay_fields) or None)
-    inputs = replay_inputs(problems, replayed)
+    modified = os.stat(settings.replay).st_mtime_ns
+    inputs = replay_inputs(problems, _replayed(settings.replay, settings.replay_fields, modified))
     with ctx.stage("replay", len(inputs)) as books:
         attempts = verify_attempts(inputs, ctx.run_id)
         books.n_out += len(attempts)
