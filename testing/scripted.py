@@ -30,6 +30,8 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
+from errata.generators.domains.base import LLMSettings
+from errata.generators.domains.math_llm import structured_params as structured_request_params
 from errata.generators.mistakes.inject import RULES, InjectionFailed, explain, inject
 from errata.generators.mistakes.reflections import pick_reflection
 from errata.generators.mistakes.self_edit import SelfEditReply, pick_edit, self_edit_request
@@ -148,6 +150,27 @@ def build_fixtures(
             reply = wrong_solution_reply(problem, error_type, item_seed(seed, request.key))
             add(request.message_dicts(), [reply.model_dump_json()])
     return list(fixtures.items())
+
+
+def fixtures_for_run(
+    problems: Sequence[Problem],
+    solutions_path: str,
+    settings: LLMSettings,
+    seed: int = 0,
+) -> Fixtures:
+    """`build_fixtures` for a run with these LLM settings: its model, sampling and the params
+    of its structured requests, so every request the run sends finds its fixture."""
+    assert settings.model is not None
+    return build_fixtures(
+        problems,
+        solutions_by_question(solutions_path),
+        settings.model,
+        settings.samples,
+        settings.temperature,
+        settings.max_tokens,
+        seed,
+        structured_request_params(settings),
+    )
 
 
 def scripted_samples(
@@ -334,9 +357,6 @@ def main(argv: Sequence[str] | None = None) -> None:
     parser.add_argument("--max-tokens", type=int, default=1024)
     parser.add_argument("--seed", type=int, default=0)
     args = parser.parse_args(argv)
-    from errata.generators.domains.base import LLMSettings
-    from errata.generators.domains.math_llm import structured_params
-
     settings = LLMSettings(
         sampler="llm",
         teacher="llm",
@@ -347,16 +367,7 @@ def main(argv: Sequence[str] | None = None) -> None:
         max_tokens=args.max_tokens,
     )
     problems = load_gsm8k(args.problems, args.split, limit=args.limit)
-    fixtures = build_fixtures(
-        problems,
-        solutions_by_question(args.solutions),
-        args.model,
-        args.samples,
-        args.temperature,
-        args.max_tokens,
-        args.seed,
-        structured_params(settings),
-    )
+    fixtures = fixtures_for_run(problems, args.solutions, settings, args.seed)
     write_fixtures(args.out, fixtures)
     print(f"{len(fixtures)} fixtures for {len(problems)} problems -> {args.out}")
 

@@ -21,7 +21,7 @@ from errata.generators.sources.gsm8k import load_gsm8k
 from errata.store import catalog
 from errata.store.shards import read_records
 from errata.testing.openai_double import fixture_key, running_double, write_fixtures
-from errata.testing.scripted import build_fixtures, solutions_by_question, teacher_reply
+from errata.testing.scripted import fixtures_for_run, teacher_reply
 from tests.conftest import GSM8K_MODEL_SOLUTIONS, GSM8K_TEST
 
 pytestmark = pytest.mark.slow
@@ -36,16 +36,7 @@ def fixtures(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """Scripted replies for every request the run below sends (settings as in LLM)."""
     settings = LLMSettings(**LLM)
     problems = load_gsm8k(str(GSM8K_TEST), "test", limit=LIMIT)
-    entries = build_fixtures(
-        problems,
-        solutions_by_question(str(GSM8K_MODEL_SOLUTIONS)),
-        MODEL,
-        settings.samples,
-        settings.temperature,
-        settings.max_tokens,
-        0,
-        structured_params(settings),
-    )
+    entries = fixtures_for_run(problems, str(GSM8K_MODEL_SOLUTIONS), settings)
     path = tmp_path_factory.mktemp("double") / "fixtures.jsonl"
     write_fixtures(path, entries)
     return path

@@ -16,10 +16,9 @@ from prefect.testing.utilities import prefect_test_harness
 from errata.flows.export import run_export
 from errata.flows.generate import run_generate
 from errata.generators.domains.base import LLMSettings
-from errata.generators.domains.math_llm import structured_params
 from errata.generators.sources.gsm8k import load_gsm8k
 from errata.testing.openai_double import running_double, write_fixtures
-from errata.testing.scripted import build_fixtures, solutions_by_question
+from errata.testing.scripted import fixtures_for_run
 from tests.conftest import GSM8K_MODEL_SOLUTIONS, GSM8K_TEST
 
 pytestmark = pytest.mark.slow
@@ -52,16 +51,7 @@ def test_a_planted_key_appears_nowhere(
     caplog.set_level(logging.DEBUG)
     settings = LLMSettings(sampler="llm", teacher="llm", injector="both", model=MODEL)
     problems = load_gsm8k(str(GSM8K_TEST), "test", limit=LIMIT)
-    entries = build_fixtures(
-        problems,
-        solutions_by_question(str(GSM8K_MODEL_SOLUTIONS)),
-        MODEL,
-        settings.samples,
-        settings.temperature,
-        settings.max_tokens,
-        0,
-        structured_params(settings),
-    )
+    entries = fixtures_for_run(problems, str(GSM8K_MODEL_SOLUTIONS), settings)
     write_fixtures(tmp_path / "fixtures.jsonl", entries)
     shards, out = tmp_path / "shards", tmp_path / "export"
     with (

@@ -377,25 +377,15 @@ def test_a_night_with_a_model_stops_at_its_request_budget(tmp_path: Path) -> Non
     """LLM budgets bind between waves: the night stops once its requests reach the budget,
     short of its problem budget, and the next night goes on from there."""
     from errata.generators.domains.base import LLMSettings
-    from errata.generators.domains.math_llm import structured_params
     from errata.generators.sources.gsm8k import load_gsm8k
     from errata.testing.openai_double import running_double, write_fixtures
-    from errata.testing.scripted import build_fixtures, solutions_by_question
+    from errata.testing.scripted import fixtures_for_run
     from tests.conftest import GSM8K_MODEL_SOLUTIONS, GSM8K_TEST
 
     llm = {"sampler": "llm", "teacher": "llm", "model": "errata-double", "samples": 2}
     settings = LLMSettings(**llm)
     problems = load_gsm8k(str(GSM8K_TEST), "test", limit=24)
-    entries = build_fixtures(
-        problems,
-        solutions_by_question(str(GSM8K_MODEL_SOLUTIONS)),
-        "errata-double",
-        settings.samples,
-        settings.temperature,
-        settings.max_tokens,
-        0,
-        structured_params(settings),
-    )
+    entries = fixtures_for_run(problems, str(GSM8K_MODEL_SOLUTIONS), settings)
     write_fixtures(tmp_path / "fixtures.jsonl", entries)
     with running_double(fixtures=[str(tmp_path / "fixtures.jsonl")]) as double:
         parameters = {
