@@ -9,13 +9,16 @@ from errata.generators.domains.math import correct_natural
 from errata.generators.llm.requests import ChatRequest, ChatResult, StructuredResult
 from errata.generators.mistakes.draft import Draft
 from errata.generators.mistakes.reflections import REFLECTIONS
+from errata.generators.mistakes.self_edit import SelfEditReply
 from errata.generators.mistakes.teacher import (
     Rejection,
     TeacherReply,
+    accepted_reply,
     clean_steps,
     teacher_draft,
     teacher_request,
 )
+from errata.generators.mistakes.wrong_solution import WrongSolutionReply
 from errata.generators.prompt_files import load_prompt
 from errata.generators.sources.gsm8k import gsm8k_problem
 from errata.schemas.records import MATH_ERROR_TYPES, Attempt, Problem
@@ -200,6 +203,39 @@ def test_failed_reply_keeps_reason_and_raw(ducks) -> None:
     assert rejection.payload["raw"] == '{"first_error_step": 1'
     unknown_type = ask(problem, attempt, good_reply(error_type="bad_luck"))
     assert isinstance(unknown_type, Rejection) and unknown_type.reason == "schema_mismatch"
+
+
+SURROGATE = "W\ud800ait"  # a lone surrogate: not valid Unicode, the store could not write it
+
+
+@pytest.mark.parametrize(
+    ("model", "fields"),
+    [
+        (TeacherReply, {"reflection": SURROGATE}),
+        (TeacherReply, {"fresh_solution": ["3 + 4 = 7", SURROGATE]}),
+        (WrongSolutionReply, {"steps": [SURROGATE]}),
+        (WrongSolutionReply, {"wrong_final_answer": SURROGATE}),
+        (SelfEditReply, {"continuation": ["fine", SURROGATE]}),
+        (SelfEditReply, {"explanation": SURROGATE}),
+    ],
+)
+def test_any_text_of_a_reply_that_is_not_unicode_is_rejected(model, fields) -> None:
+    valid = {
+        TeacherReply: json.loads(good_reply()),
+        WrongSolutionReply: {
+            "steps": ["a"], "first_error_step": 1, "explanation": "e",
+            "wrong_final_answer": "1", "corrected_steps": ["b"], "reflection": "r",
+        },
+        SelfEditReply: {
+            "edited_step": "a", "continuation": ["b"], "final_answer": "1", "explanation": "e",
+        },
+    }[model]  # fmt: skip
+    assert not isinstance(
+        accepted_reply(StructuredResult(model(**valid), "{}", None, ""), model, {}), Rejection
+    )
+    reply = StructuredResult(model(**{**valid, **fields}), "{}", None, "")
+    rejection = accepted_reply(reply, model, {})
+    assert isinstance(rejection, Rejection) and rejection.reason == "invalid_text"
 
 
 def test_checker_disagrees_when_it_proves_an_earlier_step_wrong(house) -> None:

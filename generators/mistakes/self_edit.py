@@ -21,7 +21,6 @@ from errata.generators.mistakes.teacher import (
     Rejection,
     accepted_reply,
     clean_steps,
-    is_encodable,
     numbered_steps,
 )
 from errata.generators.prompt_files import Prompt
@@ -195,9 +194,6 @@ def self_edit_draft(
         return Rejection("attempt_not_correct", f"attempt verdict {attempt.verdict}", payload)
     if not 0 <= step < len(attempt.steps):
         return Rejection("no_such_step", f"step {step} of {len(attempt.steps)} steps", payload)
-    texts = [value.edited_step, *value.continuation, value.final_answer, value.explanation]
-    if not is_encodable(*texts):
-        return Rejection("invalid_text", "reply holds text that is not valid Unicode", payload)
     original_step = attempt.steps[step]
     # The model may echo the step label it was shown, or close with an answer-only line.
     # The edited step keeps its spacing, so its span compares with the original's exactly.

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import dataclasses
 import re
+from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any, Literal, TypeVar
 
@@ -71,7 +72,21 @@ def accepted_reply(
         return Rejection(reply.reason or "no_reply", reply.message or "no reply", payload)
     if not isinstance(reply.value, expected):
         return Rejection("schema_mismatch", f"got {type(reply.value).__name__}", payload)
+    if not is_encodable(*_texts(reply.value.model_dump())):
+        return Rejection("invalid_text", "reply holds text that is not valid Unicode", payload)
     return reply.value
+
+
+def _texts(value: Any) -> Iterator[str]:
+    """Every string in a dumped reply, however deep."""
+    if isinstance(value, str):
+        yield value
+    elif isinstance(value, dict):
+        for item in value.values():
+            yield from _texts(item)
+    elif isinstance(value, list):
+        for item in value:
+            yield from _texts(item)
 
 
 def numbered_steps(steps: list[str]) -> str:
@@ -136,9 +151,6 @@ def teacher_draft(
     value = accepted_reply(reply, TeacherReply, payload)
     if isinstance(value, Rejection):
         return value
-    texts = [value.explanation, value.reflection, value.final_answer]
-    if not is_encodable(*texts, *value.corrected_steps, *value.fresh_solution):
-        return Rejection("invalid_text", "reply holds text that is not valid Unicode", payload)
     payload["reply"] = value.model_dump()
     if attempt.final_answer is None or attempt.verdict != "incorrect":
         return Rejection("attempt_not_wrong", f"attempt verdict {attempt.verdict}", payload)

@@ -22,7 +22,6 @@ from errata.generators.mistakes.teacher import (
     Rejection,
     accepted_reply,
     clean_steps,
-    is_encodable,
     reply_prompt_version,
 )
 from errata.generators.prompt_files import Prompt
@@ -124,9 +123,6 @@ def wrong_solution_draft(
     value = accepted_reply(reply, WrongSolutionReply, payload)
     if isinstance(value, Rejection):
         return value
-    texts = [value.explanation, value.wrong_final_answer, value.reflection]
-    if not is_encodable(*texts, *value.steps, *value.corrected_steps):
-        return Rejection("invalid_text", "reply holds text that is not valid Unicode", payload)
     payload["reply"] = value.model_dump()
     if error_type not in ERROR_DESCRIPTIONS:
         return Rejection("unknown_error_type", f"{error_type!r} is no math error type", payload)
