@@ -209,15 +209,7 @@ def test_a_rerun_of_a_finished_run_skips_every_batch_and_sends_nothing(
     with running_double(fixtures=[str(fixtures)]) as double:
         first = _run(shards, double.base_url, cache_dir=None)
         double.reset_stats()
-        again = generate_locally(
-            workers=1,
-            source="gsm8k",
-            path=str(GSM8K_TEST),
-            limit=LIMIT,
-            shards=str(shards),
-            llm=LLM,
-            endpoint={"base_url": double.base_url},
-        )
+        again = _run(shards, double.base_url)
         assert double.stats()["requests"] == 0
     assert again["batches_skipped"] == again["batches"] == first["batches"]
     assert again["counts"] == first["counts"]  # the books of the batches already written

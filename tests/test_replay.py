@@ -53,6 +53,14 @@ def _by_producer(attempts: list[Attempt]) -> dict[tuple[str, str], Attempt]:
     return {(a.problem_id, a.producer.rsplit("/", 1)[-1]): a for a in attempts}
 
 
+def _verdicts(attempts: list[Attempt]) -> dict[tuple[str, str], tuple]:
+    """(verdict, answer, first wrong step, the file's label) by (problem, producer)."""
+    return {
+        key: (a.verdict, a.final_answer, a.first_error_step, a.source_label)
+        for key, a in _by_producer(attempts).items()
+    }
+
+
 # --- GSM8K example solutions ---------------------------------------------------------------
 
 
@@ -117,11 +125,7 @@ def test_boxed_competition_math_replays_with_a_field_mapping() -> None:
     attempts = verify_attempts(replay_inputs(problems, replay), run_id="r")
     assert len(attempts) == 6
     fractions, operations, equation = (p.problem_id for p in problems)
-    got = {
-        key: (a.verdict, a.final_answer, a.first_error_step, a.source_label)
-        for key, a in _by_producer(attempts).items()
-    }
-    assert got == {
+    assert _verdicts(attempts) == {
         (fractions, "model-a"): ("correct", "\\dfrac{5}{6}", None, "correct"),
         # Adding numerators and denominators: the step checker catches the false sum.
         (fractions, "model-b"): ("incorrect", "\\frac{2}{5}", 0, "incorrect"),
@@ -148,11 +152,7 @@ def test_parquet_replays_with_a_field_mapping(gsm8k_problems: list[Problem]) -> 
     replay = read_replay(str(SAMPLES_PARQUET), PARQUET_FIELDS)
     attempts = verify_attempts(replay_inputs(gsm8k_problems[:3], replay), run_id="r")
     ducks, robe = gsm8k_problems[0].problem_id, gsm8k_problems[1].problem_id
-    got = {
-        key: (a.verdict, a.final_answer, a.first_error_step, a.source_label)
-        for key, a in _by_producer(attempts).items()
-    }
-    assert got == {
+    assert _verdicts(attempts) == {
         (ducks, "sampler-x"): ("correct", "18", None, "correct"),
         # 16 - 7 = 8 in step 1, carried to 16.
         (ducks, "sampler-y"): ("incorrect", "16", 1, "incorrect"),
