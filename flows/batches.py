@@ -322,20 +322,16 @@ def batch_endpoint(
     over the batches that run at once (one per worker), the cache beside local shards."""
     if not settings.uses_model:
         return None
-    from errata.generators.llm.client import Endpoint, check_endpoint
+    from errata.generators.llm.endpoint import Endpoint, check_endpoint, split_endpoint
 
     given = dict(endpoint or {})
     if not given.get("base_url"):
         raise ValueError("--base-url: these stages call a model; give its OpenAI-compatible URL")
-    share = max(1, workers)
-    for name in ("concurrency", "rpm", "tpm"):
-        if given.get(name):
-            given[name] = max(1, -(-int(given[name]) // share))
     if "cache_dir" not in given and "://" not in str(shards):
         given["cache_dir"] = os.path.join(os.path.abspath(shards), ".llm-cache")
-    result = Endpoint(**given)
-    check_endpoint(result)
-    return result
+    whole_run = Endpoint(**given)
+    check_endpoint(whole_run)  # the user's numbers, before they are divided
+    return split_endpoint(whole_run, workers)
 
 
 @dataclass

@@ -309,3 +309,16 @@ def test_many_processes_can_create_the_same_new_cache_at_once(tmp_path):
     cache = ResponseCache(str(tmp_path))
     assert len(cache.get_many(f"from-{index}" for index in range(6))) == 6
     cache.close()
+
+
+@pytest.mark.parametrize("workers", [1, 2, 3])
+def test_batches_at_once_never_exceed_the_runs_limits_together(tmp_path, workers):
+    from errata.flows.batches import batch_endpoint
+    from errata.generators.domains.base import LLMSettings
+
+    run = {"base_url": "http://127.0.0.1:8000/v1", "concurrency": 5, "rpm": 7, "tpm": 1001}
+    share = batch_endpoint(run, LLMSettings(sampler="llm", model="m"), str(tmp_path), workers)
+    for name in ("concurrency", "rpm", "tpm"):
+        each = getattr(share, name)
+        assert each >= 1 and workers * each <= run[name]
+    assert share.cache_dir == str(tmp_path / ".llm-cache")
