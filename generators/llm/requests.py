@@ -9,6 +9,7 @@ a request.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from functools import cached_property
 from typing import Any
 
 from pydantic import BaseModel
@@ -47,9 +48,10 @@ class ChatRequest:
             item_id=item_id,
         )
 
-    @property
+    @cached_property
     def key(self) -> str:
-        """Names the response: a hash of everything that decides it."""
+        """Names the response: a hash of everything that decides it (hashed once: the client
+        reads it to prefetch from the cache and again to look up and store the reply)."""
         return content_hash(
             "chat",
             self.model,
