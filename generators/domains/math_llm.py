@@ -72,10 +72,6 @@ def prompts_in_use(settings: LLMSettings) -> tuple[tuple[str, str], ...]:
     return tuple((STAGE_PROMPTS[s], load_prompt(STAGE_PROMPTS[s]).version) for s in stages)
 
 
-def sampling_params(settings: LLMSettings) -> dict[str, Any]:
-    return {"temperature": settings.temperature, "max_tokens": settings.max_tokens}
-
-
 def structured_params(settings: LLMSettings) -> dict[str, Any]:
     # A teacher and an editor should be as deterministic as the endpoint allows.
     return {"temperature": 0.0, "max_tokens": settings.max_tokens}
