@@ -12,6 +12,7 @@ import functools
 import itertools
 import math
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 from fractions import Fraction
 from typing import Literal
@@ -357,13 +358,14 @@ def _worded_mirror(step: str, start: int, end: int, tokens: list[Token]) -> tupl
     if re.search(r"[A-WYZa-wyz]", written):
         return None
     try:
-        same = _meaning(tokenize_expression(written)) == _meaning(tokens)
+        same = token_meaning(tokenize_expression(written)) == token_meaning(tokens)
     except SolutionParseError:
         return None
     return span if same else None
 
 
-def _meaning(tokens: list[Token]) -> list[Fraction | str]:
+def token_meaning(tokens: Sequence[Token]) -> list[Fraction | str]:
+    """Tokens compared by value, so `0.50` and `0.5` are the same operand."""
     return [t.value if t.is_number else t.text for t in tokens]
 
 

@@ -13,7 +13,13 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field, replace
 from fractions import Fraction
 
-from errata.generators.solutions import Node, Program, Token, spaced_expression
+from errata.generators.solutions import (
+    Node,
+    Program,
+    Token,
+    spaced_expression,
+    token_meaning,
+)
 from errata.generators.verify.arithmetic import (
     NUMBER_RE,
     ArithmeticError_,
@@ -378,7 +384,7 @@ def _apply(program: Program, error_type: str, edit: Edit) -> Injection:
         n.index
         for n in program.nodes
         if new_values[n.index] != n.value
-        or _meaning(new_tokens[n.index]) != _meaning(old_tokens[n.index])
+        or token_meaning(new_tokens[n.index]) != token_meaning(old_tokens[n.index])
     }
     if edit.removed_step is not None:
         skipped = int(edit.facts["skipped_node"])
@@ -675,11 +681,6 @@ def _signed(text: str, start: int) -> bool:
 def _shape(tokens: tuple[Token, ...]) -> list:
     """Numbers and operators by position, values ignored."""
     return [t.is_number or (t.text in "()" and t.text) for t in tokens]
-
-
-def _meaning(tokens: tuple[Token, ...]) -> list:
-    """Tokens compared by value, so `0.50` and `0.5` are the same operand."""
-    return [t.value if t.is_number else t.text for t in tokens]
 
 
 def _plain(value: Fraction) -> str:
