@@ -23,7 +23,7 @@ from typing import Any
 from errata.generators.sampling.attempts import AttemptInput
 from errata.generators.sources.errors import BadInputError, BadLine, describe_value
 from errata.generators.sources.files import (
-    JSON_LINES_SUFFIXES,
+    file_stem,
     iter_raw_records,
     require_text,
     skip_or_raise,
@@ -61,14 +61,6 @@ def question_key(question: str) -> str:
     """A hash of the question with case, whitespace and typographic quotes normalised."""
     text = unicodedata.normalize("NFKC", question).translate(_QUOTES)
     return content_hash("question", _SPACE_RE.sub(" ", text).strip().casefold())
-
-
-def _file_stem(path: str | Path) -> str:
-    name = Path(path).name
-    for suffix in (*JSON_LINES_SUFFIXES, ".json", ".parquet"):
-        if name.lower().endswith(suffix):
-            return name[: -len(suffix)]
-    return name
 
 
 def _label(value: Any, field: str, where: str, line: int) -> str | None:
@@ -155,7 +147,7 @@ def read_replay(
     naming file, line and the expected field, or with `skip_bad` goes to `bad_lines`.
     """
     mapping = _checked_fields(fields)
-    stem = _file_stem(path)
+    stem = file_stem(path)
     where = str(path)
     by_question: dict[str, list[ReplayedSolution]] = {}
     for line, row, raw in iter_raw_records(path, skip_bad, bad_lines):
@@ -185,17 +177,15 @@ def replay_inputs(
     Each replayed line is used once: when k problems share a question, the i-th file line
     with it goes to problem i mod k (a file of GSM8K rows gives duplicates their own rows).
     """
+    keys = [question_key(problem.question) for problem in problems]
     sharing: dict[str, list[int]] = {}
-    for index, problem in enumerate(problems):
-        sharing.setdefault(question_key(problem.question), []).append(index)
+    for index, key in enumerate(keys):
+        sharing.setdefault(key, []).append(index)
     inputs: list[AttemptInput] = []
-    for index, problem in enumerate(problems):
-        key = question_key(problem.question)
+    for index, (problem, key) in enumerate(zip(problems, keys, strict=True)):
         owners = sharing[key]
-        lines: list[str] = []  # distinct file lines with this question, in file order
-        for solution in replay.get(key, []):
-            if solution.where not in lines:
-                lines.append(solution.where)
+        # Distinct file lines with this question, in file order.
+        lines = list(dict.fromkeys(solution.where for solution in replay.get(key, [])))
         mine = {where for n, where in enumerate(lines) if owners[n % len(owners)] == index}
         samples: dict[str, int] = {}
         for solution in replay.get(key, []):

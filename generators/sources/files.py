@@ -277,6 +277,15 @@ def _starts_json_array(file: Path) -> bool:
     return head.removeprefix(b"\xef\xbb\xbf").lstrip().startswith(b"[")
 
 
+def file_stem(path: str | Path) -> str:
+    """The file's name without its data suffix (`.jsonl.gz`, `.json`, `.parquet`, ...)."""
+    name = Path(path).name
+    for suffix in (*JSON_LINES_SUFFIXES, ".json", ".parquet"):
+        if name.lower().endswith(suffix):
+            return name[: -len(suffix)]
+    return name
+
+
 def iter_raw_records(
     path: str | Path, skip_bad: bool = False, bad_lines: list[BadLine] | None = None
 ) -> Iterator[tuple[int, dict[str, Any], str]]:
@@ -378,12 +387,7 @@ def load_mapped(
     line number (`line-n` for the n-th further record of a one-line JSON array).
     """
     where = str(path)
-    stem = Path(path).name
-    for suffix in (*JSON_LINES_SUFFIXES, ".json", ".parquet"):
-        if stem.lower().endswith(suffix):
-            stem = stem[: -len(suffix)]
-            break
-    source_name = source or f"file:{stem}"
+    source_name = source or f"file:{file_stem(path)}"
     problems: list[Problem] = []
     first_line_of_id: dict[str, int] = {}
     previous_line, nth_on_line = None, 0
