@@ -131,7 +131,7 @@ def check_shard_root(root: Path) -> None:
         )
     if not folder.is_dir():
         raise ShardRootError(f"{root}: not a folder; pass the shard root as --shards DIR")
-    if not any(glob.glob(_table_glob(folder, table), recursive=True) for table in TABLES):
+    if not any(glob.glob(table_glob(folder, table), recursive=True) for table in TABLES):
         raise ShardRootError(
             f"{root} holds no errata shards (no Parquet files under {', '.join(TABLES)}); "
             f"run errata run --shards {root} first, or pass --shards DIR"
@@ -147,15 +147,15 @@ def check_shard_root(root: Path) -> None:
     check_schema_version(folder, scan)
 
 
-def _sql_string(value: str) -> str:
+def sql_string(value: str) -> str:
     return "'" + value.replace("'", "''") + "'"
 
 
-def _quote_ident(name: str) -> str:
+def quote_ident(name: str) -> str:
     return '"' + name.replace('"', '""') + '"'
 
 
-def _table_glob(root: Path, table: str) -> str:
+def table_glob(root: Path, table: str) -> str:
     return str(Path(root).resolve() / table / "**" / f"*{SHARD_SUFFIX}")
 
 
@@ -166,8 +166,8 @@ def _create_parquet_view(con: duckdb.DuckDBPyConnection, name: str, pattern: str
     if any(f"{PARTITION_COLUMN}=" in f for f in files):
         options += f", hive_types={{'{PARTITION_COLUMN}': 'VARCHAR'}}"
     con.execute(
-        f"create or replace view {_quote_ident(name)} as "
-        f"select * from read_parquet({_sql_string(pattern)}, {options})"
+        f"create or replace view {quote_ident(name)} as "
+        f"select * from read_parquet({sql_string(pattern)}, {options})"
     )
 
 
@@ -199,18 +199,18 @@ def register_export_views(con: duckdb.DuckDBPyConnection, export_dir: Path) -> l
     names = []
     for config, splits in export_files(export_dir).items():
         parts = [
-            f"select *, {_sql_string(split)} as split "
-            f"from read_parquet([{', '.join(_sql_string(str(f)) for f in files)}])"
+            f"select *, {sql_string(split)} as split "
+            f"from read_parquet([{', '.join(sql_string(str(f)) for f in files)}])"
             for split, files in splits.items()
         ]
         con.execute(
-            f"create or replace view {_quote_ident(config)} as {' union all by name '.join(parts)}"
+            f"create or replace view {quote_ident(config)} as {' union all by name '.join(parts)}"
         )
         names.append(config)
     exclusions = Path(export_dir) / META_DIR / EXCLUSIONS
     con.execute(
         "create or replace view export_exclusions as "
-        f"select * from read_parquet({_sql_string(str(exclusions))})"
+        f"select * from read_parquet({sql_string(str(exclusions))})"
     )
     return [*names, "export_exclusions"]
 
@@ -219,7 +219,7 @@ def connect(root: Path, export_dir: Path | None = None) -> duckdb.DuckDBPyConnec
     """An in-memory connection with one view per record table over the shards under `root`,
     and, when `export_dir` holds an export, one view per export config."""
     con = duckdb.connect(":memory:")
-    register_parquet_views(con, {table: _table_glob(root, table) for table in TABLES})
+    register_parquet_views(con, {table: table_glob(root, table) for table in TABLES})
     if export_dir is not None and is_export(export_dir):
         register_export_views(con, export_dir)
     return con

@@ -35,6 +35,7 @@ from huggingface_hub import HfApi, get_token
 from errata.schemas.exports import EXPORT_CONFIGS
 from errata.schemas.records import SCHEMA_VERSION
 from errata.store import catalog
+from errata.store.catalog import quote_ident
 from errata.store.export import (
     CARD,
     MANIFEST,
@@ -173,10 +174,6 @@ def row_id_column(config: str) -> str | None:
     return next((name for name in ("row_id", "id") if name in fields), None)
 
 
-def _quote(name: str) -> str:
-    return '"' + name.replace('"', '""') + '"'
-
-
 def duplicates(shards: Path, export: Path, manifest: dict[str, Any]) -> list[str]:
     """Each shard table with repeated ids, and each export config with repeated rows (by its
     id column; by whole row, split aside, where its model has none), counted by DuckDB."""
@@ -187,13 +184,14 @@ def duplicates(shards: Path, export: Path, manifest: dict[str, Any]) -> list[str
     ]
     for config in manifest["files"]:
         column = row_id_column(config)
+        view = quote_ident(config)
         distinct = (
-            f"count(distinct {_quote(column)})"
+            f"count(distinct {quote_ident(column)})"
             if column
-            else f"(select count(*) from (select distinct * exclude (split) from {_quote(config)}))"
+            else f"(select count(*) from (select distinct * exclude (split) from {view}))"
         )
         label = f"export config {config} ({column or 'whole rows'})"
-        parts.append(f"select '{label}', count(*), {distinct} from {_quote(config)}")
+        parts.append(f"select '{label}', count(*), {distinct} from {view}")
     _, rows = catalog.query(shards, " union all ".join(parts), export)
     return [f"{what}: {n:,} rows, {d:,} distinct" for what, n, d in rows if n != d]
 
@@ -211,7 +209,7 @@ def export_runs(shards: Path, export: Path, manifest: dict[str, Any]) -> list[st
     """The runs whose mistakes the export's rows come from, newest first; else the shards'
     latest run."""
     configs = [c for c in manifest["files"] if "mistake_id" in EXPORT_CONFIGS[c][1].model_fields]
-    used = " union ".join(f"select mistake_id from {_quote(c)}" for c in configs)
+    used = " union ".join(f"select mistake_id from {quote_ident(c)}" for c in configs)
     sql = (
         "select m.run_id, max(r.finished_at) as finished from mistakes m "
         f"join ({used}) e on e.mistake_id = m.mistake_id "

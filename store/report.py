@@ -19,7 +19,7 @@ import duckdb
 
 from errata.generators.stages import sum_stage_counts
 from errata.schemas.records import StageCount
-from errata.store.catalog import connect
+from errata.store.catalog import connect, sql_string, table_glob
 from errata.store.export import (
     META_DIR,
     export_lock,
@@ -28,7 +28,7 @@ from errata.store.export import (
     write_manifest,
     write_text,
 )
-from errata.store.shards import SHARD_SUFFIX, write_atomically
+from errata.store.shards import shard_files, write_atomically
 
 REPORT = "report.html"
 CHARTS_DIR = "charts"
@@ -120,10 +120,6 @@ def _rate(counts: dict[str, dict[str, Any]], stage: str) -> dict[str, Any] | Non
     return {"in": count["in"], "verified": count["kept"], "rate": rate}
 
 
-def _problems_glob(shards: Path) -> str:
-    return str(Path(shards).resolve() / "problems" / "**" / f"*{SHARD_SUFFIX}")
-
-
 def _growth(con: duckdb.DuckDBPyConnection, shards: Path) -> list[dict[str, Any]]:
     """Per finished invocation, in start order: distinct problems and mistakes in the store
     from every run finished by then (a resumed or repeated run adds nothing new)."""
@@ -133,11 +129,11 @@ def _growth(con: duckdb.DuckDBPyConnection, shards: Path) -> list[dict[str, Any]
     )
     # A problem belongs to the runs whose batches hold it: its shard is named after the batch.
     problems_by_run: dict[str, set[str]] = {}
-    if any(Path(shards).glob(f"problems/**/*{SHARD_SUFFIX}")):
-        pattern = _problems_glob(shards).replace("'", "''")
+    if shard_files(shards, "problems"):
+        pattern = sql_string(table_glob(shards, "problems"))
         for run_id, problem_id in con.execute(
             "select distinct b.run_id, p.problem_id from read_parquet("
-            f"'{pattern}', filename=true, union_by_name=true) p "
+            f"{pattern}, filename=true, union_by_name=true) p "
             "join batches b on regexp_extract(p.filename, 'part-(.*)\\.parquet$', 1) = b.batch"
         ).fetchall():
             problems_by_run.setdefault(run_id, set()).add(problem_id)
