@@ -336,42 +336,15 @@ def batch_endpoint(
 
 @dataclass
 class StoreHold:
-    """What the orchestrating process holds on a store between `prepare_store` and
-    `finish_run`: the writer lock, and the shards it quarantined, for the summary."""
+    """What a run holds on its store from `prepare_store` to `finish_run`: the writer lock,
+    and the shards it quarantined, for the summary."""
 
     lock: StoreLock | None
     quarantined: list[str] = field(default_factory=list)
 
-
-# By root. Module state because the Prefect flow calls prepare_store and finish_run as two
-# steps; both run in the orchestrating process.
-_holds: dict[str, StoreHold] = {}
-
-
-def _hold_key(root: str) -> str:
-    return root if "://" in root else os.path.abspath(root)
-
-
-def hold_store(root: str) -> StoreHold:
-    """Take the store's writer lock (StoreBusyError if another run has it) for this run.
-
-    A hold left by an earlier run of this process that died before `finish_run` is released
-    first, so a caller that retries in-process is not locked out by itself.
-    """
-    release_store(root)
-    hold = StoreHold(lock=lock_store(root))
-    _holds[_hold_key(root)] = hold
-    return hold
-
-
-def release_store(root: str) -> list[str]:
-    """Release this process's hold on the store; returns the shards it quarantined."""
-    hold = _holds.pop(_hold_key(root), None)
-    if hold is None:
-        return []
-    if hold.lock is not None:
-        hold.lock.release()
-    return hold.quarantined
+    def release(self) -> None:
+        if self.lock is not None:
+            self.lock.release()
 
 
 def quarantine_damaged(root: str) -> list[str]:
@@ -384,11 +357,12 @@ def quarantine_damaged(root: str) -> list[str]:
     return moved
 
 
-def prepare_store(plan: RunPlan) -> None:
+def prepare_store(plan: RunPlan) -> StoreHold:
     """Before any batch: refuse an old store, lock it for this run, quarantine damaged shards,
-    clear stale temp files, write source rejects. `finish_run` releases the lock."""
+    clear stale temp files, write source rejects. The caller passes the hold to `finish_run`,
+    or releases it if the batches fail."""
     check_schema_version(plan.root)
-    hold = hold_store(plan.root)
+    hold = StoreHold(lock=lock_store(plan.root))
     try:
         hold.quarantined = quarantine_damaged(plan.root)
         clean_orphans(plan.root)
@@ -397,8 +371,9 @@ def prepare_store(plan: RunPlan) -> None:
             key = batch_key([r.item_id for r in rejects])
             write_records(plan.root, "rejects", plan.config_key, key, rejects)
     except BaseException:
-        release_store(plan.root)
+        hold.release()
         raise
+    return hold
 
 
 # --- one batch ---------------------------------------------------------------------------------
@@ -535,7 +510,11 @@ def errata_version() -> str:
 
 
 def finish_run(
-    plan: RunPlan, outcomes: Sequence[BatchOutcome], started_at: str, started: float
+    plan: RunPlan,
+    hold: StoreHold,
+    outcomes: Sequence[BatchOutcome],
+    started_at: str,
+    started: float,
 ) -> dict[str, Any]:
     """Write the run's `runs` record, release the store and return the run's summary.
 
@@ -546,8 +525,8 @@ def finish_run(
     try:
         summary = _write_run(plan, outcomes, started_at, started)
     finally:
-        quarantined = release_store(plan.root)
-    return {**summary, "quarantined": quarantined}
+        hold.release()
+    return {**summary, "quarantined": hold.quarantined}
 
 
 def _write_run(
@@ -616,10 +595,10 @@ def generate_locally(workers: int = 2, **parameters: Any) -> dict[str, Any]:
     """A whole run with no engine: plan, prepare the store, the batches, the books."""
     started, started_at = time.perf_counter(), now_iso()
     plan = plan_run(workers=workers, **parameters)
-    prepare_store(plan)
+    hold = prepare_store(plan)
     try:
         outcomes = run_batches_locally(plan.batches, workers)
     except BaseException:
-        release_store(plan.root)
+        hold.release()
         raise
-    return finish_run(plan, outcomes, started_at, started)
+    return finish_run(plan, hold, outcomes, started_at, started)

@@ -144,10 +144,14 @@ def generate_flow(
         endpoint=endpoint,
         workers=workers,
     )
-    prepare_store(plan)
-    futures = batch_task.map(group_batches(plan.batches, workers * TASKS_PER_WORKER))
-    outcomes = [outcome for future in futures for outcome in future.result()]
-    summary = finish_run(plan, outcomes, started_at, started)
+    hold = prepare_store(plan)
+    try:
+        futures = batch_task.map(group_batches(plan.batches, workers * TASKS_PER_WORKER))
+        outcomes = [outcome for future in futures for outcome in future.result()]
+    except BaseException:
+        hold.release()  # a failed batch must not leave the store locked for a later run
+        raise
+    summary = finish_run(plan, hold, outcomes, started_at, started)
     _report(plan, summary)
     return summary
 

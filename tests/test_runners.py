@@ -25,11 +25,12 @@ from errata.store import catalog
 from errata.store.shards import (
     SchemaVersionError,
     clean_orphans,
+    lock_store,
     read_records,
     read_table,
     write_shard,
 )
-from tests.conftest import REPO
+from tests.conftest import GSM8K_TEST, REPO
 from tests.killed_runs import kill_after_batches
 from tests.test_store import make_problem
 
@@ -198,6 +199,30 @@ def test_local_prefect_and_dask_runs_write_identical_shards(
         assert sql(root, "select count(*), max(batches_total) from runs") == [(1, 3)]
     columns = {name: catalog.query(tmp_path / name, "select * from runs")[0] for name in RUNNERS}
     assert len({tuple(c) for c in columns.values()}) == 1
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("prefect", [False, True])
+def test_a_run_whose_batch_fails_leaves_the_store_unlocked(
+    tmp_path: Path, prefect_server: str, prefect: bool
+) -> None:
+    """A replay file gone by the time the batches read it fails the batch, not the plan."""
+    root = tmp_path / "store"
+    replay = {"sampler": "replay", "replay": str(tmp_path / "gone.jsonl")}
+    with pytest.raises(Exception, match=r"gone\.jsonl"):
+        run_generate(
+            shards=str(root),
+            source="gsm8k",
+            path=str(GSM8K_TEST),
+            limit=4,
+            batch_size=2,
+            workers=1,
+            llm=replay,
+            prefect=prefect,
+        )
+    lock = lock_store(root)  # raised StoreBusyError while this process still held it
+    assert lock is not None
+    lock.release()
 
 
 @pytest.mark.slow
