@@ -93,6 +93,9 @@ FILE_FIELD_DEFAULTS = {
 }
 # How many reject reasons the stage tables show per stage, most frequent first.
 TOP_REASONS = 3
+# What `run` asks of a model unless told otherwise; `nightly` asks the same.
+MODEL_DEFAULTS = {"samples": 4, "temperature": 0.8, "max_tokens": 1024}
+ENDPOINT_DEFAULTS = {"concurrency": 64, "timeout": 60.0, "max_retries": 2}
 
 
 def _fail(message: str, code: int = 2) -> None:
@@ -212,14 +215,22 @@ def run(
         str | None,
         typer.Option(help="OpenAI-compatible endpoint (key from OPENAI_API_KEY)", envvar=None),
     ] = None,
-    samples: Annotated[int, typer.Option(min=1, help="--sampler llm: samples per problem")] = 4,
-    temperature: Annotated[float, typer.Option(min=0.0, max=2.0)] = 0.8,
-    max_tokens: Annotated[int, typer.Option(min=1)] = 1024,
-    concurrency: Annotated[int, typer.Option(min=1, help="Requests in flight, in all")] = 64,
+    samples: Annotated[
+        int, typer.Option(min=1, help="--sampler llm: samples per problem")
+    ] = MODEL_DEFAULTS["samples"],
+    temperature: Annotated[float, typer.Option(min=0.0, max=2.0)] = MODEL_DEFAULTS["temperature"],
+    max_tokens: Annotated[int, typer.Option(min=1)] = MODEL_DEFAULTS["max_tokens"],
+    concurrency: Annotated[
+        int, typer.Option(min=1, help="Requests in flight, in all")
+    ] = ENDPOINT_DEFAULTS["concurrency"],
     rpm: Annotated[int | None, typer.Option(min=1, help="Requests per minute, in all")] = None,
     tpm: Annotated[int | None, typer.Option(min=1, help="Tokens per minute, in all")] = None,
-    timeout: Annotated[float, typer.Option(min=0.1, help="Seconds per request")] = 60.0,
-    max_retries: Annotated[int, typer.Option(min=0, help="HTTP retries per request")] = 2,
+    timeout: Annotated[
+        float, typer.Option(min=0.1, help="Seconds per request")
+    ] = ENDPOINT_DEFAULTS["timeout"],
+    max_retries: Annotated[
+        int, typer.Option(min=0, help="HTTP retries per request")
+    ] = ENDPOINT_DEFAULTS["max_retries"],
     llm_cache: Annotated[
         Path | None, typer.Option(help="Response cache folder (default: SHARDS/.llm-cache)")
     ] = None,

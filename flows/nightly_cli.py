@@ -73,21 +73,27 @@ def night_parameters(
     base_url: str | None,
 ) -> dict[str, Any]:
     """The `nightly` flow's parameters from the command's options, checked (ValueError)."""
-    from errata.flows.cli import _endpoint_parameters, _llm_parameters
+    from errata.flows.cli import (
+        ENDPOINT_DEFAULTS,
+        MODEL_DEFAULTS,
+        _choices,
+        _endpoint_parameters,
+        _llm_parameters,
+    )
     from errata.schemas.exports import RECIPES
 
-    chosen = [r.strip() for r in recipes.split(",") if r.strip()]
-    unknown = sorted(set(chosen) - set(RECIPES))
-    if unknown or not chosen:
-        raise ValueError(f"--recipes: unknown {unknown or chosen}; choose from {list(RECIPES)}")
+    chosen = _choices("--recipes", "recipe", recipes, RECIPES)
     if (max_requests is not None or max_cost is not None) and model is None:
         raise ValueError("--max-requests and --max-cost budget a model's use: add --model")
     # With a model: sampled attempts and a teacher's corrections beside the rule injections.
     sampler, teacher = ("llm", "llm") if model else ("none", "none")
-    llm = _llm_parameters(sampler, teacher, "rules", model, 4, 0.8, 1024, None, None)
-    endpoint = _endpoint_parameters(
-        llm, base_url, 64, None, None, 60.0, 2, None, None, shards, workers
+    llm = _llm_parameters(
+        sampler, teacher, "rules", model, **MODEL_DEFAULTS, replay=None, replay_field=None
     )
+    endpoint = _endpoint_parameters(
+        llm, base_url, **ENDPOINT_DEFAULTS, rpm=None, tpm=None, llm_cache=None, prices=None,
+        shards=shards, workers=workers,
+    )  # fmt: skip
     return {
         "source": source,
         "path": path,
