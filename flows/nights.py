@@ -83,14 +83,6 @@ def done_problems(shards: str, config_key: str, batch_size: int) -> int:
     return done
 
 
-def done_for(parameters: dict[str, Any]) -> int:
-    """`done_problems` for a set of night (or run) parameters."""
-    spec, config = plan_source(**{**parameters, "limit": None})
-    batch_size = parameters.get("batch_size", DEFAULT_BATCH_SIZE)
-    key = config_hash(spec, config, batch_size)
-    return done_problems(str(parameters.get("shards", DEFAULT_SHARDS)), key, batch_size)
-
-
 # --- what a night runs -----------------------------------------------------------------------
 
 
@@ -171,9 +163,9 @@ def export_is_current(out: str, shards: str) -> bool:
     export finds it stale and rebuilds it."""
     if "://" in shards:
         return True  # no cheap modification times on object stores: trust the last night
-    manifest = Path(out) / META_DIR / MANIFEST
-    if not is_export(Path(out)) or not manifest.is_file():
+    if not is_export(Path(out)):
         return False
+    manifest = Path(out) / META_DIR / MANIFEST
     newest = max((p.stat().st_mtime for p in Path(shards).glob("mistakes/*/*.parquet")), default=0)
     return manifest.stat().st_mtime >= newest
 
@@ -232,12 +224,14 @@ def run_night(
     shards = str(run_parameters.setdefault("shards", DEFAULT_SHARDS))
     batch_size = run_parameters.setdefault("batch_size", DEFAULT_BATCH_SIZE)
     workers = run_parameters.get("workers", 2)
-    done = done_for(run_parameters)
+    # The configuration the source's progress is kept under: the run's, whatever its limit.
+    spec, config = plan_source(**{**run_parameters, "limit": None})
+    config_key = config_hash(spec, config, batch_size)
+    done = done_problems(shards, config_key, batch_size)
     # The source's size up to the night's reach (a file source is read here, a model endpoint
     # checked: a missing API key stops the night before any work).
     reach = done + max_problems if limit is None else min(limit, done + max_problems)
     source_size = plan_run(**run_parameters, limit=reach).n_problems
-    _, config = plan_source(**run_parameters)
     budgeted = config.llm.uses_model and (max_requests is not None or max_cost_usd is not None)
     plan = night_plan(
         done, max_problems, source_size, batch_size, batch_size * workers if budgeted else None
@@ -265,7 +259,7 @@ def run_night(
             if wave_limit < plan.limit:
                 summary["stopped_by"] = spent
             break
-    after = done_for(run_parameters) if plan.waves else done
+    after = done_problems(shards, config_key, batch_size) if plan.waves else done
     summary.update(problems_after=after, new_problems=after - done)
     if summary["batches_run"] == 0 and export_is_current(export, shards):
         summary["night"] = NOTHING_NEW
