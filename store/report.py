@@ -291,10 +291,37 @@ def _verification_rows(facts: dict[str, Any]) -> list[tuple[str, str]]:
     return rows
 
 
+def _sections(facts: dict[str, Any]) -> list[tuple[str, list[str], list[tuple[Any, ...]]]]:
+    """The report's tables, (title, header, rows) in order: the Markdown artifact and the
+    HTML report show the same ones."""
+    return [
+        (
+            "Stages",
+            ["stage", "in", "kept", "rejected", "kept share", "seconds"],
+            [
+                (r["stage"], r["in"], r["kept"], r["rejected"], r["kept_share"], r["seconds"])
+                for r in facts_table(facts)
+            ],
+        ),
+        (
+            "Rejects by stage and reason",
+            ["stage", "reason", "rejected"],
+            [(r["stage"], r["reason"], r["n"]) for r in facts["rejects"]],
+        ),
+        ("Verification", ["what", "verified"], _verification_rows(facts)),
+        ("Mistakes by error type", ["error type", "mistakes"], list(facts["error_types"].items())),
+        ("Mistakes by origin", ["origin", "mistakes"], list(facts["origins"].items())),
+        (
+            "Growth of the store, per run invocation",
+            ["started", "run", "problems", "mistakes"],
+            [(g["started_at"], g["run_id"], g["problems"], g["mistakes"]) for g in facts["growth"]],
+        ),
+    ]
+
+
 def facts_markdown(facts: dict[str, Any]) -> str:
     """The facts as Markdown, for Prefect's `create_markdown_artifact`."""
     usage = facts["llm_usage"]
-    table = facts_table(facts)
     lines = [
         f"# errata run `{facts['run_id']}`",
         "",
@@ -306,43 +333,9 @@ def facts_markdown(facts: dict[str, Any]) -> str:
         f"- LLM requests: {usage['requests']} ({usage['cached']} from the cache, "
         f"{usage['failed']} failed); tokens: {usage['prompt_tokens']} prompt, "
         f"{usage['completion_tokens']} completion; cost: ${usage['cost_usd']:.4f}",
-        "",
-        "## Stages",
-        "",
-        *_markdown_table(
-            ["stage", "in", "kept", "rejected", "kept share", "seconds"],
-            [
-                (r["stage"], r["in"], r["kept"], r["rejected"], r["kept_share"], r["seconds"])
-                for r in table
-            ],
-        ),
-        "",
-        "## Rejects by stage and reason",
-        "",
-        *_markdown_table(
-            ["stage", "reason", "rejected"],
-            [(r["stage"], r["reason"], r["n"]) for r in facts["rejects"]],
-        ),
-        "",
-        "## Verification",
-        "",
-        *_markdown_table(["what", "verified"], _verification_rows(facts)),
-        "",
-        "## Mistakes by error type",
-        "",
-        *_markdown_table(["error type", "mistakes"], list(facts["error_types"].items())),
-        "",
-        "## Mistakes by origin",
-        "",
-        *_markdown_table(["origin", "mistakes"], list(facts["origins"].items())),
-        "",
-        "## Growth of the store, per run invocation",
-        "",
-        *_markdown_table(
-            ["started", "run", "problems", "mistakes"],
-            [(g["started_at"], g["run_id"], g["problems"], g["mistakes"]) for g in facts["growth"]],
-        ),
     ]
+    for title, header, rows in _sections(facts):
+        lines += ["", f"## {title}", "", *_markdown_table(header, rows)]
     return "\n".join(lines) + "\n"
 
 
@@ -607,10 +600,10 @@ def report_html(
         ("tokens", f"{usage['prompt_tokens']} prompt, {usage['completion_tokens']} completion"),
         ("cost", f"${usage['cost_usd']:.4f}"),
     ]
-    stages = [
-        (r["stage"], r["in"], r["kept"], r["rejected"], r["kept_share"], r["seconds"])
-        for r in facts_table(facts)
-    ]
+    tables = "".join(
+        f"<h2>{_e(title)}</h2>\n{_html_table(header, rows)}\n"
+        for title, header, rows in _sections(facts)
+    )
     types = sorted({m["error_type"] for m in mistakes})
     origins = sorted({m["origin"] for m in mistakes})
     title = f"errata run report: {facts['run_id']}"
@@ -627,29 +620,7 @@ def report_html(
 {_html_table(["", ""], summary)}
 <h2>Charts</h2>
 <div class="charts">{images}</div>
-<h2>Stages</h2>
-{_html_table(["stage", "in", "kept", "rejected", "kept share", "seconds"], stages)}
-<h2>Rejects by stage and reason</h2>
-{
-        _html_table(
-            ["stage", "reason", "rejected"],
-            [(r["stage"], r["reason"], r["n"]) for r in facts["rejects"]],
-        )
-    }
-<h2>Verification</h2>
-{_html_table(["what", "verified"], _verification_rows(facts))}
-<h2>Mistakes by error type</h2>
-{_html_table(["error type", "mistakes"], list(facts["error_types"].items()))}
-<h2>Mistakes by origin</h2>
-{_html_table(["origin", "mistakes"], list(facts["origins"].items()))}
-<h2>Growth of the store, per run invocation</h2>
-{
-        _html_table(
-            ["started", "run", "problems", "mistakes"],
-            [(g["started_at"], g["run_id"], g["problems"], g["mistakes"]) for g in facts["growth"]],
-        )
-    }
-<h2>Sample of mistakes ({len(mistakes)})</h2>
+{tables}<h2>Sample of mistakes ({len(mistakes)})</h2>
 <div class="controls">
 <label>error type <select id="filter-type">{_options(types, "all")}</select></label>
 <label>origin <select id="filter-origin">{_options(origins, "all")}</select></label>
