@@ -126,14 +126,18 @@ def is_export(path: Path) -> bool:
     return (Path(path) / META_DIR / MANIFEST).is_file()
 
 
+def data_files(manifest: dict[str, Any]) -> list[str]:
+    """The Parquet files of every config and split the manifest lists, in a stable order."""
+    files = manifest.get("files", {})
+    return sorted(f for splits in files.values() for fs in splits.values() for f in fs)
+
+
 def written_files(out: Path) -> set[str]:
     """Paths (relative to `out`) of every file the folder's current export wrote."""
     if not is_export(out):
         return set()
     manifest = read_manifest(out)
-    data = {
-        f for splits in manifest.get("files", {}).values() for fs in splits.values() for f in fs
-    }
+    data = set(data_files(manifest))
     # `stale`: files of the export before, listed until they are gone (see write_export).
     meta = {f"{META_DIR}/{MANIFEST}", *manifest.get("meta_files", [])}
     return data | meta | set(manifest.get("stale", []))

@@ -40,6 +40,7 @@ from errata.store.export import (
     CARD,
     MANIFEST,
     META_DIR,
+    data_files,
     export_lock,
     is_export,
     read_manifest,
@@ -132,11 +133,6 @@ def check_export_folder(export: Path) -> dict[str, Any]:
             f"{export / missing[0]} is missing from the export; rerun errata export --out {export}"
         )
     return manifest
-
-
-def data_files(manifest: dict[str, Any]) -> list[str]:
-    """The Parquet files of every config and split the manifest lists, in a stable order."""
-    return sorted(f for splits in manifest["files"].values() for fs in splits.values() for f in fs)
 
 
 def check_schema_versions(export: Path, shards: Path, manifest: dict[str, Any]) -> None:
