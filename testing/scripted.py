@@ -31,10 +31,16 @@ from pathlib import Path
 from typing import Any
 
 from errata.generators.domains.base import LLMSettings
+from errata.generators.domains.math_llm import STAGE_PROMPTS
 from errata.generators.domains.math_llm import structured_params as structured_request_params
 from errata.generators.mistakes.inject import RULES, InjectionFailed, explain, inject
 from errata.generators.mistakes.reflections import pick_reflection
-from errata.generators.mistakes.self_edit import SelfEditReply, pick_edit, self_edit_request
+from errata.generators.mistakes.self_edit import (
+    SelfEditReply,
+    edit_seed,
+    pick_edit,
+    self_edit_request,
+)
 from errata.generators.mistakes.teacher import TeacherReply, teacher_request
 from errata.generators.mistakes.wrong_solution import (
     WrongSolutionReply,
@@ -42,8 +48,8 @@ from errata.generators.mistakes.wrong_solution import (
     wrong_solution_requests,
 )
 from errata.generators.prompt_files import load_prompt
-from errata.generators.sampling.attempts import AttemptInput, verify_attempts
-from errata.generators.sampling.llm import sample_requests
+from errata.generators.sampling.attempts import verify_attempts
+from errata.generators.sampling.llm import sample_requests, sampled_input
 from errata.generators.solutions import (
     ANNOTATION_RE,
     SolutionParseError,
@@ -120,18 +126,16 @@ def build_fixtures(
     fixtures.update(sampled)
     by_id = {p.problem_id: p for p in problems}
 
-    teacher = load_prompt("math/teacher")
+    teacher = load_prompt(STAGE_PROMPTS["teacher"])
     for attempt in (a for a in attempts if a.verdict == "incorrect"):
         problem = by_id[attempt.problem_id]
         request = teacher_request(problem, attempt, model, structured_params, teacher)
         add(request.message_dicts(), [teacher_reply(problem, attempt).model_dump_json()])
 
-    self_edit = load_prompt("math/self_edit")
+    self_edit = load_prompt(STAGE_PROMPTS["self_edit"])
     for attempt in (a for a in attempts if a.verdict == "correct"):
         problem = by_id[attempt.problem_id]
-        # The seed math_llm's self-edit stage hands to pick_edit.
-        edit_seed = item_seed(seed, f"{attempt.attempt_id}/edit")
-        choice = pick_edit(attempt, edit_seed)
+        choice = pick_edit(attempt, edit_seed(seed, attempt))
         if choice is None:
             continue
         step, kind = choice
@@ -141,7 +145,7 @@ def build_fixtures(
         reply = self_edit_reply(problem, attempt, step, kind, item_seed(seed, request.key))
         add(request.message_dicts(), [reply.model_dump_json()])
 
-    wrong_solution = load_prompt("math/wrong_solution")
+    wrong_solution = load_prompt(STAGE_PROMPTS["wrong_solution"])
     for problem in problems:
         for request in wrong_solution_requests(
             problem, list(error_types), model, structured_params, wrong_solution, seed
@@ -184,7 +188,7 @@ def scripted_samples(
     run_id: str = "scripted",
 ) -> tuple[dict[str, list[str]], list[Attempt]]:
     """The solve fixtures, and the attempts errata makes of the replies the double picks."""
-    solve = load_prompt("math/solve")
+    solve = load_prompt(STAGE_PROMPTS["sample"])
     fixtures: dict[str, list[str]] = {}
     inputs = []
     for problem in problems:
@@ -195,17 +199,8 @@ def scripted_samples(
         requests = sample_requests(problem, samples, model, temperature, max_tokens, seed, solve)
         fixtures[fixture_key(requests[0].message_dicts())] = replies
         for request in requests:
-            params = dict(request.params)
-            inputs.append(
-                AttemptInput(
-                    problem=problem,
-                    text=replies[params["seed"] % len(replies)],  # what the double answers
-                    producer=f"llm:{model}",
-                    sample=int(request.item_id.rpartition("/sample")[2]),
-                    sampling=params,
-                    prompt_version=request.prompt_version,
-                )
-            )
+            answered = replies[dict(request.params)["seed"] % len(replies)]  # as the double does
+            inputs.append(sampled_input(problem, request, answered))
     return fixtures, verify_attempts(inputs, run_id)
 
 

@@ -23,6 +23,7 @@ from errata.generators.llm.requests import Usage
 from errata.generators.mistakes.draft import Draft
 from errata.generators.mistakes.self_edit import (
     SelfEditReply,
+    edit_seed,
     pick_edit,
     self_edit_draft,
     self_edit_request,
@@ -40,11 +41,10 @@ from errata.generators.mistakes.wrong_solution import (
     wrong_solution_requests,
 )
 from errata.generators.prompt_files import load_prompt
-from errata.generators.sampling.attempts import AttemptInput, verify_attempts
-from errata.generators.sampling.llm import sample_requests
+from errata.generators.sampling.attempts import verify_attempts
+from errata.generators.sampling.llm import sample_requests, sampled_input
 from errata.generators.sampling.replay import ReplayedSolution, read_replay, replay_inputs
 from errata.generators.stages import BatchContext
-from errata.schemas.ids import item_seed
 from errata.schemas.records import MATH_ERROR_TYPES, Attempt, LLMUsage, Problem
 
 # The prompts each LLM stage uses; their versions are part of a run's identity.
@@ -122,23 +122,20 @@ def sample_stage(
         spent.add(usage)
         inputs = []
         for request, result in zip(requests, results, strict=True):
-            problem_id, _, sample = request.item_id.rpartition("/sample")
             if not result.ok:
                 payload = {"request": request.item_id, "raw": result.content}
                 reason = result.error or "empty"
                 ctx.reject(books, reason, result.error_message or reason, request.item_id, payload)
                 continue
+            problem_id = request.item_id.rpartition("/sample")[0]
             inputs.append(
-                AttemptInput(
-                    problem=by_id[problem_id],
-                    text=result.content or "",
-                    producer=f"llm:{settings.model}",
-                    sample=int(sample),
-                    sampling=dict(request.params),
-                    prompt_version=request.prompt_version,
-                    prompt_tokens=result.prompt_tokens,
-                    completion_tokens=result.completion_tokens,
-                    cost_usd=result.cost_usd,
+                sampled_input(
+                    by_id[problem_id],
+                    request,
+                    result.content or "",
+                    result.prompt_tokens,
+                    result.completion_tokens,
+                    result.cost_usd,
                 )
             )
         attempts = verify_attempts(inputs, ctx.run_id)
@@ -258,7 +255,7 @@ def self_edit_stage(
     params = structured_params(settings)
     planned, unplanned = [], []
     for attempt in correct:
-        seed = item_seed(config.seed, f"{attempt.attempt_id}/edit")
+        seed = edit_seed(config.seed, attempt)
         choice = pick_edit(attempt, seed)
         (unplanned if choice is None else planned).append((attempt, choice, seed))
     requests = [

@@ -110,6 +110,11 @@ class SelfEditReply(BaseModel):
     explanation: str
 
 
+def edit_seed(run_seed: int, attempt: Attempt) -> int:
+    """The seed that picks which step of an attempt is edited, and how."""
+    return item_seed(run_seed, f"{attempt.attempt_id}/edit")
+
+
 def edit_kinds(step: str) -> tuple[str, ...]:
     """The edit kinds a step's content allows: value edits where it has numbers, symbol edits
     where it has `=` or an operator between numbers, a misreading where it has neither."""

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from errata.generators.llm.requests import ChatRequest
 from errata.generators.prompt_files import Prompt
+from errata.generators.sampling.attempts import AttemptInput
 from errata.schemas.ids import item_seed
 from errata.schemas.records import Problem
 
@@ -37,3 +38,25 @@ def sample_requests(
         )
         for index in range(n)
     ]
+
+
+def sampled_input(
+    problem: Problem,
+    request: ChatRequest,
+    text: str,
+    prompt_tokens: int | None = None,
+    completion_tokens: int | None = None,
+    cost_usd: float | None = None,
+) -> AttemptInput:
+    """What is verified of one reply to a `sample_requests` request."""
+    return AttemptInput(
+        problem=problem,
+        text=text,
+        producer=f"llm:{request.model}",
+        sample=int(request.item_id.rpartition("/sample")[2]),
+        sampling=dict(request.params),
+        prompt_version=request.prompt_version,
+        prompt_tokens=prompt_tokens,
+        completion_tokens=completion_tokens,
+        cost_usd=cost_usd,
+    )
