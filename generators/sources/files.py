@@ -367,6 +367,21 @@ def _source_id(row: dict[str, Any], path: str, line: int, nth_on_line: int) -> s
     return str(value).strip()
 
 
+def numbered_records(
+    path: str | Path, skip_bad: bool, bad_lines: list[BadLine] | None
+) -> Iterator[tuple[int, int, dict[str, Any], str]]:
+    """(line, nth record starting on that line, row, raw) for each record of the file.
+
+    `nth` counts only the records read back as objects: with `--skip-bad`, a skipped non-object
+    element of a one-line array shifts the suffixes of the records after it on that line.
+    """
+    previous_line, nth = None, 0
+    for line, row, raw in iter_raw_records(path, skip_bad, bad_lines):
+        nth = nth + 1 if line == previous_line else 0
+        previous_line = line
+        yield line, nth, row, raw
+
+
 def load_mapped(
     path: str | Path,
     question_field: str = "question",
@@ -390,10 +405,7 @@ def load_mapped(
     source_name = source or f"file:{file_stem(path)}"
     problems: list[Problem] = []
     first_line_of_id: dict[str, int] = {}
-    previous_line, nth_on_line = None, 0
-    for line, row, raw in iter_raw_records(path, skip_bad, bad_lines):
-        nth_on_line = nth_on_line + 1 if line == previous_line else 0
-        previous_line = line
+    for line, nth_on_line, row, raw in numbered_records(path, skip_bad, bad_lines):
         try:
             question = require_text(row, question_field, where, line)
             solution = require_text(row, solution_field, where, line)

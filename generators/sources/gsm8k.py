@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 import os
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any
 
 from errata.generators.sources.errors import BadInputError, BadLine, SourceUnavailableError
 from errata.generators.sources.files import (
-    iter_raw_records,
+    numbered_records,
     require_text,
     row_json,
     skip_or_raise,
@@ -139,21 +139,6 @@ def _load_hub(
     return problems_from_rows(dataset, split, hub_id, skip_bad, bad_lines)
 
 
-def _numbered_records(
-    path: Path, skip_bad: bool, bad_lines: list[BadLine] | None
-) -> Iterator[tuple[int, int, dict[str, Any], str]]:
-    """(line, nth record starting on that line, row, raw) for each record of the file.
-
-    `nth` counts only the records read back as objects: with `--skip-bad`, a skipped non-object
-    element of a one-line array shifts the suffixes of the records after it on that line.
-    """
-    previous_line, nth = None, 0
-    for line, row, raw in iter_raw_records(path, skip_bad, bad_lines):
-        nth = nth + 1 if line == previous_line else 0
-        previous_line = line
-        yield line, nth, row, raw
-
-
 def load_gsm8k(
     path_or_hub_id: str,
     split: str = "test",
@@ -179,7 +164,7 @@ def load_gsm8k(
     problems: list[Problem] = []
     if limit is not None and limit <= 0:
         return problems
-    for line, nth, row, raw in _numbered_records(path, skip_bad, bad_lines):
+    for line, nth, row, raw in numbered_records(path, skip_bad, bad_lines):
         try:
             problem = gsm8k_problem(row, line - 1, split, {"file": path.name}, where, line, nth)
         except BadInputError as error:
