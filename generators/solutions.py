@@ -480,8 +480,11 @@ def parse_program(question: str, solution: str) -> Program:
         if exc.reason != "space_thousands":
             raise
         rejected = exc
+    joined = (_comma_thousands(question), _comma_thousands(solution))
+    if joined == (question, solution):  # no dollar amount to join: the same parse would fail
+        raise rejected from None
     try:
-        return _parse_program(_comma_thousands(question), _comma_thousands(solution))
+        return _parse_program(*joined)
     except SolutionParseError:
         raise rejected from None
 
