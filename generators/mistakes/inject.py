@@ -535,14 +535,22 @@ def _states_own_result(
     Then it is the result even where the question has the same number, unless the calculation
     also uses that number ("his supplies cost $20 then his profit is 40 - 20 = 20")."""
     for node in nodes:
-        start = (node.mirror_span or node.annotation_span or (None, None))[0]
-        if node.index not in changed or node.value != value or start is None:
+        if node.index not in changed or node.value != value:
             continue
         if any(token.value == value for _, token in node.operands):
             continue
-        if mention_end <= start and not NUMBER_RE.search(text, mention_end, start):
+        if _computed_next(node, text, mention_end) is not None:
             return True
     return False
+
+
+def _computed_next(node: Node, text: str, mention_end: int) -> int | None:
+    """Where `node`'s calculation starts in its step's `text`, when it is the next number
+    after a mention ending at `mention_end`; else None."""
+    start = (node.mirror_span or node.annotation_span or (None, None))[0]
+    if start is None or start < mention_end or NUMBER_RE.search(text, mention_end, start):
+        return None
+    return start
 
 
 def _premise(
@@ -564,10 +572,8 @@ def _premise(
     if len(holders) != 1 or holders[0].step != step:
         return False
     node, text = holders[0], program.steps[step]
-    start = (node.mirror_span or node.annotation_span or (None, None))[0]
-    if start is None or start < mention_end or NUMBER_RE.search(text, mention_end, start):
-        return False
-    if not _PREMISE_RE.search(text, mention_end, start):
+    start = _computed_next(node, text, mention_end)
+    if start is None or not _PREMISE_RE.search(text, mention_end, start):
         return False
     operands = [t for t in new_tokens[node.index] if t.is_number and t.value == value]
     return bool(operands) and all(t.source != "step" or t.ref not in changed for t in operands)
